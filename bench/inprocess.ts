@@ -1,0 +1,78 @@
+// In-process hot path: filter and prioritize over synthetic clusters, measured with tinybench
+// (warm-up included). "cached" asks about the same pod again (its demand parse and the nodes'
+// fit answers are memoised); "first-seen" asks about a new pod UID of a new shape every call,
+// so the demand is parsed and every node's fit is computed from scratch.
+
+import { Bench } from 'tinybench';
+import { defaultConfig } from '../src/model/config-types.js';
+import { filterNodes } from '../src/filter/filter-nodes.js';
+import { rankNodes } from '../src/prioritize/rank.js';
+import { ClusterState } from '../src/state/cluster-state.js';
+import { generateCluster, probePod } from './cluster-gen.js';
+
+export interface InProcessRow {
+  nodes: number;
+  pods: number;
+  case: string;
+  /** Mean time of one call. */
+  meanUs: number;
+  p99Us: number;
+  nsPerNode: number;
+  callsPerSec: number;
+  samples: number;
+}
+
+export function loadState(nodes: number, podsPerNode: number): { state: ClusterState; names: string[]; pods: number } {
+  const c = generateCluster(nodes, podsPerNode);
+  const state = new ClusterState({ config: defaultConfig() });
+  state.resetNodes(c.nodes);
+  state.resetPods(c.pods);
+  return { state, names: c.names, pods: c.pods.length };
+}
+
+export async function benchInProcess(sizes: readonly number[], options: { timeMs: number; podsPerNode: number }): Promise<InProcessRow[]> {
+  const rows: InProcessRow[] = [];
+  for (const n of sizes) {
+    const { state, names, pods } = loadState(n, options.podsPerNode);
+    const cachedPod = probePod('probe-cached');
+    let seq = 0;
+    const fresh = () => {
+      // A new UID and a new shape (thread % varies) defeats both the demand and the fit caches.
+      const p = probePod(`probe-${++seq}`) as { spec: { containers: { env: { value: string }[] }[] } };
+      p.spec.containers[0].env[0].value = String(1 + (seq % 97));
+      p.spec.containers[0].env[1].value = `0=${1 + (seq % 89)}00M`;
+      return p;
+    };
+    const bench = new Bench({ time: options.timeMs, warmupTime: Math.min(500, options.timeMs / 2) });
+    bench
+      .add(`filter cached`, () => {
+        filterNodes(state.demandOf(cachedPod), state.ledger, names);
+      })
+      .add(`filter first-seen`, () => {
+        filterNodes(state.demandOf(fresh()), state.ledger, names);
+      })
+      .add(`prioritize cached`, () => {
+        rankNodes(state.demandOf(cachedPod), state.ledger, names, state.config, state.workload.shapes());
+      })
+      .add(`prioritize first-seen`, () => {
+        rankNodes(state.demandOf(fresh()), state.ledger, names, state.config, state.workload.shapes());
+      });
+    await bench.run();
+    for (const t of bench.tasks) {
+      const r = t.result;
+      if (!r) continue;
+      const meanMs = r.mean;
+      rows.push({
+        nodes: n,
+        pods,
+        case: t.name,
+        meanUs: meanMs * 1000,
+        p99Us: r.p99 * 1000,
+        nsPerNode: (meanMs * 1e6) / n,
+        callsPerSec: 1000 / meanMs,
+        samples: r.samples.length,
+      });
+    }
+  }
+  return rows;
+}

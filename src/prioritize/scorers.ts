@@ -1,0 +1,133 @@
+// Scorers: small pure functions (demand, node, the takes the pod would get) → 0..1, or null when
+// the scorer has nothing to say about this pod/node (its weight then drops out of the mean).
+
+import type { GpuTake, PodDemand, Tier } from '../model/types.js';
+import type { NodeLedger } from '../state/ledger.js';
+import type { Shape } from '../state/workload.js';
+import { declaredMemory } from '../filter/fit.js';
+import { gpuFree, type GpuFree } from './gpu-state.js';
+
+export interface ScoreContext {
+  tiers: readonly Tier[];
+  shapes: readonly Shape[];
+}
+
+/** Memory per GPU the pod uses: its declaration, else the largest take, else its MIG instance size. */
+export function podMemoryPerGpu(demand: PodDemand, node: NodeLedger, takes: readonly GpuTake[]): number {
+  const declared = declaredMemory(demand);
+  if (declared !== null) return declared;
+  let mem = 0;
+  for (const t of takes) {
+    mem = Math.max(mem, t.memoryBytes);
+    if (t.mig) for (const p of t.mig.keys()) mem = Math.max(mem, node.inventory.migProfiles.get(p)?.memoryBytes ?? 0);
+  }
+  return mem;
+}
+
+/** The pod's tier: its annotation, else the smallest tier whose memory covers its memory per GPU. */
+export function podTier(demand: PodDemand, memoryPerGpu: number, tiers: readonly Tier[]): number {
+  if (demand.tier !== null) {
+    const i = tiers.findIndex((t) => t.name === demand.tier);
+    if (i >= 0) return i;
+  }
+  if (memoryPerGpu <= 0 || tiers.length === 0) return -1;
+  const sorted = tiers.map((t, i) => ({ t, i })).sort((a, b) => a.t.memoryBytes - b.t.memoryBytes);
+  for (const { t, i } of sorted) if (memoryPerGpu <= t.memoryBytes) return i;
+  return sorted[sorted.length - 1].i;
+}
+
+/**
+ * Tier fit: 1 when the node's tier is the pod's tier and the slice the pod takes (MIG instance,
+ * or GPU for shared modes) is no bigger than it needs; lower the further apart. Keeps small
+ * models off large-tier nodes and off the last big MIG instance while a small one fits.
+ */
+export function tierFit(demand: PodDemand, node: NodeLedger, takes: readonly GpuTake[], ctx: ScoreContext): number | null {
+  const inv = node.inventory;
+  const mem = podMemoryPerGpu(demand, node, takes);
+  const signals: number[] = [];
+  const pt = podTier(demand, mem, ctx.tiers);
+  if (inv.tier !== null && pt >= 0) {
+    const nt = ctx.tiers.findIndex((t) => t.name === inv.tier);
+    if (nt >= 0) {
+      const byMem = [...ctx.tiers].sort((a, b) => a.memoryBytes - b.memoryBytes);
+      const rank = (i: number) => byMem.indexOf(ctx.tiers[i]);
+      const diff = rank(nt) - rank(pt);
+      // A node below the pod's tier still fits (the filter said so) but is a worse home than a
+      // larger one: it will run short first.
+      signals.push(diff >= 0 ? 1 - diff / ctx.tiers.length : Math.max(0, 0.5 + diff / ctx.tiers.length));
+    }
+  }
+  let slice = 0;
+  for (const t of takes) {
+    if (t.mig) {
+      for (const p of t.mig.keys()) slice = Math.max(slice, inv.migProfiles.get(p)?.memoryBytes ?? 0);
+    } else {
+      slice = Math.max(slice, inv.gpus[t.gpu]?.memoryBytes ?? 0);
+    }
+  }
+  if (mem > 0 && slice > 0) signals.push(Math.min(1, mem / slice));
+  if (signals.length === 0) return null;
+  return signals.reduce((a, b) => a + b, 0) / signals.length;
+}
+
+/** GPU-level best fit: how full the GPUs the pod lands on are afterwards (fuller = better). */
+export function binpack(_demand: PodDemand, node: NodeLedger, takes: readonly GpuTake[]): number | null {
+  if (takes.length === 0) return null;
+  const after = gpuFree(node, takes);
+  let sum = 0;
+  for (const t of takes) sum += 1 - (after[t.gpu]?.fraction ?? 0);
+  return sum / takes.length;
+}
+
+function shapeFitsGpu(shape: Shape, g: GpuFree, memoryKnown: boolean): boolean {
+  if (g.blocked || g.replicas < 1) return false;
+  if (memoryKnown && shape.memoryBytes > g.memoryBytes) return false;
+  return shape.threadMilli <= g.threadMilli;
+}
+
+/**
+ * FGD's fragmentation of one node for a workload (Weng et al., ATC '23): for each typical shape,
+ * the free GPU capacity (in GPUs) that shape cannot use — all of it when the shape does not fit on
+ * the node at all, otherwise the free share of GPUs too small for it. Weighted by the shapes'
+ * probabilities. MIG nodes are not fragmented in this sense (their slices are fixed): 0.
+ */
+export function nodeFragmentation(node: NodeLedger, free: readonly GpuFree[], shapes: readonly Shape[]): number {
+  const inv = node.inventory;
+  if (inv.mode === 'mig' || free.length === 0) return 0;
+  const memoryKnown = inv.gpus.some((g) => g.memoryBytes > 0);
+  let idle = 0;
+  for (const g of free) idle += g.blocked ? 0 : g.fraction;
+  if (idle <= 0) return 0;
+  let total = 0;
+  for (const m of shapes) {
+    let f: number;
+    if (m.gpus > 1 || m.threadMilli >= 1000) {
+      // Whole-GPU shapes need idle GPUs.
+      let idleGpus = 0;
+      for (const g of free) if (g.idle && !g.blocked) idleGpus++;
+      f = idleGpus >= m.gpus ? idle - idleGpus : idle;
+    } else {
+      let fits = false;
+      let unusable = 0;
+      for (const g of free) {
+        if (shapeFitsGpu(m, g, memoryKnown)) fits = true;
+        else if (!g.blocked) unusable += g.fraction;
+      }
+      f = fits ? unusable : idle;
+    }
+    total += m.p * f;
+  }
+  return total;
+}
+
+/**
+ * Fragmentation score: 1 when the placement reduces the node's fragmentation by a whole GPU,
+ * 0.5 when it leaves it unchanged, 0 when it adds a whole GPU of unusable capacity.
+ */
+export function fragmentation(_demand: PodDemand, node: NodeLedger, takes: readonly GpuTake[], ctx: ScoreContext): number | null {
+  if (node.inventory.mode === 'mig' || ctx.shapes.length === 0) return null;
+  const before = nodeFragmentation(node, gpuFree(node), ctx.shapes);
+  const after = nodeFragmentation(node, gpuFree(node, takes), ctx.shapes);
+  const delta = after - before;
+  return Math.min(1, Math.max(0, 0.5 - delta / 2));
+}

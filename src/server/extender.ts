@@ -1,0 +1,189 @@
+// The extender verbs: decode (wire.ts), call the core, encode. No rule lives here.
+
+import type { Logger } from 'pino';
+import { fitPod } from '../filter/fit.js';
+import { filterNodes, NO_GPU, UNKNOWN_NODE } from '../filter/filter-nodes.js';
+import { eventText, detailText } from '../explain/render.js';
+import { parseNodeInventory, type NodeLike } from '../model/inventory.js';
+import { formatBytes, formatMilli } from '../model/quantity.js';
+import { PREFIX, type GpuTake, type PodDemand, type Reason } from '../model/types.js';
+import { scoreNode } from '../prioritize/policy.js';
+import { rankNodes } from '../prioritize/rank.js';
+import type { ClusterState } from '../state/cluster-state.js';
+import { nodeWithInventory, nodeWithout, type NodeLedger } from '../state/ledger.js';
+import { BindConflictError, type Binder } from '../state/sink.js';
+import type { Metrics } from './metrics.js';
+import type { ExtenderArgs, ExtenderBindingArgs, ExtenderFilterResult, ExtenderPreemptionArgs, HostPriority, MetaVictims } from './wire.js';
+
+export interface ExtenderContext {
+  state: ClusterState;
+  binder: Binder;
+  logger: Logger;
+  metrics: Metrics;
+  /** Capacity reasons → FailedNodes (only with a preempt verb). */
+  preemption: boolean;
+}
+
+function podLabel(d: PodDemand): string {
+  return `${d.namespace}/${d.name}`;
+}
+
+/** Nodes from a full-Node request: inventory from the request, allocations from the ledger. */
+function requestNodes(ctx: ExtenderContext, items: Record<string, unknown>[]): Map<string, NodeLedger | null> {
+  const views = new Map<string, NodeLedger | null>();
+  for (const item of items) {
+    const inv = parseNodeInventory(item as NodeLike, ctx.state.config);
+    const name = String((item.metadata as { name: string }).name);
+    views.set(name, inv ? nodeWithInventory(ctx.state.ledger.nodes.get(name), inv) : null);
+  }
+  return views;
+}
+
+export function handleFilter(ctx: ExtenderContext, args: ExtenderArgs): ExtenderFilterResult {
+  const demand = ctx.state.demandOf(args.Pod);
+  const names = args.NodeNames ?? (args.Nodes?.items ?? []).map((n) => String((n.metadata as { name: string }).name));
+  ctx.metrics.nodesEvaluated.inc({ verb: 'filter' }, names.length);
+  const reply: ExtenderFilterResult = { Nodes: null, NodeNames: null, FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: '' };
+  let passed: string[];
+  let failed: Map<string, Reason[]>;
+  if (!demand.managed) {
+    passed = names;
+    failed = new Map();
+  } else if (args.NodeNames) {
+    ({ passed, failed } = filterNodes(demand, ctx.state.ledger, names, ctx.state.fitOptions));
+  } else {
+    passed = [];
+    failed = new Map();
+    for (const [name, view] of requestNodes(ctx, args.Nodes?.items ?? [])) {
+      if (!view) {
+        failed.set(name, [NO_GPU]);
+        continue;
+      }
+      const fit = fitPod(demand, view, ctx.state.fitOptions);
+      if (fit.fits) passed.push(name);
+      else failed.set(name, fit.reasons);
+    }
+  }
+  for (const [name, reasons] of failed) {
+    const r = reasons[0];
+    ctx.metrics.rejections.inc({ reason: r.code });
+    const text = eventText(r);
+    if (ctx.preemption && reasons.every((x) => x.resolvable)) reply.FailedNodes[name] = text;
+    else reply.FailedAndUnresolvableNodes[name] = text;
+  }
+  ctx.metrics.filterResults.inc({ result: 'passed' }, passed.length);
+  ctx.metrics.filterResults.inc({ result: 'failed' }, failed.size);
+  if (args.NodeNames) reply.NodeNames = passed;
+  else {
+    const keep = new Set(passed);
+    reply.Nodes = { metadata: {}, items: (args.Nodes?.items ?? []).filter((n) => keep.has(String((n.metadata as { name: string }).name))) };
+  }
+  if (ctx.logger.isLevelEnabled('debug') && failed.size > 0) {
+    ctx.logger.debug({ pod: podLabel(demand), uid: demand.uid, reasons: Object.fromEntries([...failed].map(([n, rs]) => [n, rs.map(detailText)])) }, 'filter reasons');
+  }
+  ctx.logger.info({ verb: 'filter', pod: podLabel(demand), uid: demand.uid, managed: demand.managed, candidates: names.length, passed: passed.length, failed: failed.size }, 'filter');
+  return reply;
+}
+
+export function handlePrioritize(ctx: ExtenderContext, args: ExtenderArgs): HostPriority[] {
+  const demand = ctx.state.demandOf(args.Pod);
+  const names = args.NodeNames ?? (args.Nodes?.items ?? []).map((n) => String((n.metadata as { name: string }).name));
+  ctx.metrics.nodesEvaluated.inc({ verb: 'prioritize' }, names.length);
+  if (!demand.managed) return names.map((Host) => ({ Host, Score: 0 }));
+  const shapes = ctx.state.workload.shapes();
+  let out: HostPriority[];
+  if (args.NodeNames) {
+    out = rankNodes(demand, ctx.state.ledger, names, ctx.state.config, shapes, ctx.state.fitOptions).map((r) => ({ Host: r.host, Score: r.breakdown?.score ?? 0 }));
+  } else {
+    out = [];
+    for (const [name, view] of requestNodes(ctx, args.Nodes?.items ?? [])) {
+      let score = 0;
+      if (view) {
+        const fit = fitPod(demand, view, ctx.state.fitOptions);
+        if (fit.fits) score = scoreNode(demand, view, fit.takes, ctx.state.config.scoring.weights, { tiers: ctx.state.config.tiers, shapes }).score;
+      }
+      out.push({ Host: name, Score: score });
+    }
+  }
+  ctx.logger.info({ verb: 'prioritize', pod: podLabel(demand), uid: demand.uid, candidates: names.length, best: out.reduce((a, b) => Math.max(a, b.Score), 0) }, 'prioritize');
+  return out;
+}
+
+/** The assignment written onto the pod: GPUs in placement order, and what it holds per GPU. */
+export function assignmentAnnotations(node: string, sequence: readonly number[], takes: readonly GpuTake[]): Record<string, string> {
+  const ann: Record<string, string> = {
+    [`${PREFIX}gpus`]: sequence.join(','),
+    [`${PREFIX}node`]: node,
+  };
+  const mem = takes.filter((t) => t.memoryBytes > 0).map((t) => `${t.gpu}=${formatBytes(t.memoryBytes)}`);
+  const thr = takes.filter((t) => t.threadMilli > 0).map((t) => `${t.gpu}=${formatMilli(t.threadMilli)}`);
+  if (mem.length) ann[`${PREFIX}memory`] = mem.join(',');
+  if (thr.length) ann[`${PREFIX}threads`] = thr.join(',');
+  return ann;
+}
+
+export async function handleBind(ctx: ExtenderContext, args: ExtenderBindingArgs): Promise<{ Error: string }> {
+  const { state } = ctx;
+  const label = `${args.PodNamespace}/${args.PodName}`;
+  const demand = state.lastDemandOf(args.PodUID);
+  if (!demand) {
+    ctx.metrics.binds.inc({ outcome: 'unknown-pod' });
+    ctx.logger.warn({ verb: 'bind', pod: label, uid: args.PodUID, node: args.Node }, 'bind for a pod filter never saw');
+    return { Error: `gpu-ledger: pod ${label} (${args.PodUID}) was not seen by filter; cannot choose GPUs` };
+  }
+  // Reserve synchronously, before any await: a filter running meanwhile must already see it.
+  const r = state.reserve(demand, args.Node);
+  if (!r.ok) {
+    ctx.metrics.binds.inc({ outcome: 'rejected' });
+    const why = r.conflict ? `already placed on node ${r.conflict}` : r.reasons.length ? eventText(r.reasons[0]) : 'no fit';
+    ctx.logger.info({ verb: 'bind', pod: label, uid: args.PodUID, node: args.Node, outcome: 'rejected', why }, 'bind');
+    return { Error: `gpu-ledger: cannot bind ${label} to ${args.Node}: ${why}` };
+  }
+  try {
+    await ctx.binder.bind({
+      podName: args.PodName,
+      podNamespace: args.PodNamespace,
+      podUid: args.PodUID,
+      node: args.Node,
+      gpus: r.sequence,
+      annotations: assignmentAnnotations(args.Node, r.sequence, r.allocation.takes),
+    });
+  } catch (err) {
+    if (err instanceof BindConflictError && err.boundTo === args.Node) {
+      // A retried bind whose first attempt went through: the pod is where we put it.
+      state.ledger.confirm(args.PodUID);
+    } else {
+      state.release(args.PodUID);
+      ctx.metrics.binds.inc({ outcome: 'error' });
+      const msg = err instanceof Error ? err.message : String(err);
+      ctx.logger.warn({ verb: 'bind', pod: label, uid: args.PodUID, node: args.Node, err: msg }, 'bind failed');
+      return { Error: `gpu-ledger: binding ${label} to ${args.Node} failed: ${msg}` };
+    }
+  }
+  ctx.metrics.binds.inc({ outcome: r.already ? 'repeat' : 'bound' });
+  ctx.logger.info({ verb: 'bind', pod: label, uid: args.PodUID, node: args.Node, gpus: r.sequence, repeat: r.already }, 'bind');
+  return { Error: '' };
+}
+
+export function handlePreempt(ctx: ExtenderContext, args: ExtenderPreemptionArgs): { NodeNameToMetaVictims: Record<string, MetaVictims> } {
+  const demand = ctx.state.demandOf(args.Pod);
+  const out: Record<string, MetaVictims> = {};
+  for (const [name, victims] of Object.entries(args.NodeNameToMetaVictims)) {
+    if (!demand.managed) {
+      out[name] = victims;
+      continue;
+    }
+    const node = ctx.state.ledger.nodes.get(name);
+    if (!node) continue;
+    // Would the pod fit once these victims are gone? Evaluated on a scratch copy.
+    const after = nodeWithout(node, new Set(victims.Pods.map((p) => p.UID)));
+    if (fitPod(demand, after, ctx.state.fitOptions).fits) out[name] = victims;
+  }
+  ctx.logger.info(
+    { verb: 'preempt', pod: podLabel(demand), uid: demand.uid, candidates: Object.keys(args.NodeNameToMetaVictims).length, kept: Object.keys(out).length },
+    'preempt',
+  );
+  return { NodeNameToMetaVictims: out };
+}
+
+export { UNKNOWN_NODE };

@@ -1,0 +1,90 @@
+// Prometheus metrics. Latency buckets start at 50 µs: the filter answers in well under a
+// millisecond, and a histogram whose first bucket is 5 ms (prom-client's default) would say nothing.
+// Ledger gauges are computed at scrape time from the ledger, never maintained on the hot path.
+
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ClusterState } from '../state/cluster-state.js';
+
+export interface Metrics {
+  registry: Registry;
+  duration: Histogram<'verb'>;
+  nodesEvaluated: Counter<'verb'>;
+  rejections: Counter<'reason'>;
+  filterResults: Counter<'result'>;
+  binds: Counter<'outcome'>;
+  expired: Counter;
+  badRequests: Counter<'verb'>;
+}
+
+export const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export function createMetrics(state: ClusterState): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'gpu_ledger_' });
+  const m: Metrics = {
+    registry,
+    duration: new Histogram({ name: 'gpu_ledger_request_duration_seconds', help: 'Extender request duration by verb', labelNames: ['verb'], buckets: LATENCY_BUCKETS, registers: [registry] }),
+    nodesEvaluated: new Counter({ name: 'gpu_ledger_nodes_evaluated_total', help: 'Candidate nodes evaluated by verb', labelNames: ['verb'], registers: [registry] }),
+    rejections: new Counter({ name: 'gpu_ledger_rejections_total', help: 'Nodes rejected by filter, by reason code', labelNames: ['reason'], registers: [registry] }),
+    filterResults: new Counter({ name: 'gpu_ledger_filter_nodes_total', help: 'Filter outcomes per candidate node', labelNames: ['result'], registers: [registry] }),
+    binds: new Counter({ name: 'gpu_ledger_binds_total', help: 'Bind outcomes', labelNames: ['outcome'], registers: [registry] }),
+    expired: new Counter({ name: 'gpu_ledger_reservations_expired_total', help: 'Reservations dropped because the pod never showed up bound', registers: [registry] }),
+    badRequests: new Counter({ name: 'gpu_ledger_bad_requests_total', help: 'Requests rejected as malformed (4xx)', labelNames: ['verb'], registers: [registry] }),
+  };
+
+  const g = (name: string, help: string, labelNames: string[], collect?: () => void) =>
+    new Gauge({ name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) });
+  // One collect() fills every ledger gauge at scrape time; it hangs on the first-registered gauge
+  // because the registry collects in registration order.
+  const memAlloc = g('gpu_ledger_gpu_memory_allocated_bytes', 'Memory accounted on a GPU (MPS pinned or declared)', ['node', 'gpu'], () => fillLedgerGauges());
+  const memCap = g('gpu_ledger_gpu_memory_capacity_bytes', 'Usable memory of a GPU (minus reserved headroom)', ['node', 'gpu']);
+  const thrAlloc = g('gpu_ledger_gpu_threads_allocated_percent', 'MPS thread percentage accounted on a GPU', ['node', 'gpu']);
+  const thrCap = g('gpu_ledger_gpu_threads_capacity_percent', 'MPS thread percentage allowed on a GPU (100 × overcommit)', ['node', 'gpu']);
+  const repAlloc = g('gpu_ledger_gpu_replicas_allocated', 'Shared replicas or tokens in use on a GPU', ['node', 'gpu']);
+  const repCap = g('gpu_ledger_gpu_replicas_capacity', 'Shared replicas a GPU advertises', ['node', 'gpu']);
+  const migAlloc = g('gpu_ledger_mig_instances_allocated', 'MIG instances in use', ['node', 'gpu', 'profile']);
+  const migCap = g('gpu_ledger_mig_instances_capacity', 'MIG instances on a GPU', ['node', 'gpu', 'profile']);
+  const pods = g('gpu_ledger_pods', 'Pods in the ledger by state (bound, reserved)', ['state']);
+  const nodes = g('gpu_ledger_nodes', 'GPU nodes in the ledger, and nodes with inventory problems', ['kind']);
+  const ready = g('gpu_ledger_ready', '1 when the ledger is loaded', []);
+
+  function fillLedgerGauges(): void {
+    for (const x of [memAlloc, memCap, thrAlloc, thrCap, repAlloc, repCap, migAlloc, migCap, pods, nodes]) x.reset();
+    let bound = 0;
+    let reserved = 0;
+    for (const a of state.ledger.pods.values()) {
+      if (a.state === 'bound') bound++;
+      else reserved++;
+    }
+    pods.set({ state: 'bound' }, bound);
+    pods.set({ state: 'reserved' }, reserved);
+    let problems = 0;
+    for (const n of state.ledger.nodes.values()) {
+      const inv = n.inventory;
+      if (inv.problems.length > 0) problems++;
+      n.gpus.forEach((u, i) => {
+        const labels = { node: n.name, gpu: String(i) };
+        const gi = inv.gpus[i];
+        repAlloc.set(labels, u.replicas);
+        repCap.set(labels, gi.replicas);
+        if (inv.mode === 'mps' || inv.mode === 'time-slicing') {
+          memAlloc.set(labels, u.memoryBytes);
+          memCap.set(labels, Math.max(0, gi.memoryBytes - inv.reservedMemoryBytes));
+        }
+        if (inv.mode === 'mps') {
+          thrAlloc.set(labels, u.threadMilli / 10);
+          thrCap.set(labels, 100 * inv.computeOvercommit);
+        }
+        for (const [profile, cap] of gi.mig) {
+          migCap.set({ ...labels, profile }, cap);
+          migAlloc.set({ ...labels, profile }, u.mig.get(profile) ?? 0);
+        }
+      });
+    }
+    nodes.set({ kind: 'gpu' }, state.ledger.nodes.size);
+    nodes.set({ kind: 'problem' }, problems);
+    nodes.set({ kind: 'cpu' }, state.ledger.cpuNodes.size);
+    ready.set(state.ready() ? 1 : 0);
+  }
+  return m;
+}

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { fitPod } from '../../src/filter/fit.js';
+import { DEFAULT_TIERS, defaultConfig } from '../../src/model/config-types.js';
+import type { PodDemand } from '../../src/model/types.js';
+import { gpuFree } from '../../src/prioritize/gpu-state.js';
+import { scoreNode } from '../../src/prioritize/policy.js';
+import { nodeFragmentation, tierFit } from '../../src/prioritize/scorers.js';
+import { Ledger, type NodeLedger } from '../../src/state/ledger.js';
+import { client, GiB, mpsPod, node, pod, type NodeSpec } from '../helpers/make.js';
+
+const ctx = { tiers: DEFAULT_TIERS, shapes: DEFAULT_TIERS.map((t) => ({ memoryBytes: t.memoryBytes, threadMilli: t.threadMilli, gpus: 1, p: 1 / 3 })) };
+
+function ledgerWith(...specs: NodeSpec[]): Ledger {
+  const l = new Ledger();
+  for (const s of specs) l.setNode(node(s));
+  return l;
+}
+
+function score(d: PodDemand, n: NodeLedger) {
+  const fit = fitPod(d, n);
+  if (!fit.fits) throw new Error(`expected ${n.name} to fit: ${JSON.stringify(fit.reasons)}`);
+  return scoreNode(d, n, fit.takes, defaultConfig().scoring.weights, ctx);
+}
+
+describe('tier fit', () => {
+  it('a small model prefers the small-tier node over a large-tier node', () => {
+    const l = ledgerWith(
+      { name: 'small', mode: 'mps', memoryBytes: 128 * GiB, replicas: 10, tier: 'small' },
+      { name: 'large', mode: 'mps', memoryBytes: 128 * GiB, replicas: 10, tier: 'large' },
+    );
+    const d = mpsPod(8, 10);
+    const s = (n: string) => {
+      const node = l.nodes.get(n)!;
+      const f = fitPod(d, node);
+      return f.fits ? tierFit(d, node, f.takes, ctx)! : -1;
+    };
+    expect(s('small')).toBeGreaterThan(s('large'));
+    expect(score(d, l.nodes.get('small')!).score).toBeGreaterThan(score(d, l.nodes.get('large')!).score);
+  });
+
+  it('a 10Gi model does not take the 3g.40gb instance when a 1g.10gb fits', () => {
+    const l = ledgerWith(
+      { name: 'mig-small', mode: 'mig', mig: { '1g.10gb': { count: 7, memoryBytes: 10 * GiB } } },
+      { name: 'mig-large', mode: 'mig', mig: { '3g.40gb': { count: 2, memoryBytes: 40 * GiB } } },
+    );
+    // The same pod asks for "one instance" of whichever profile; model it per node.
+    const onSmall = pod([client({ mig: new Map([['nvidia.com/mig-1g.10gb', 1]]) })], { declaredMemoryBytes: 9 * GiB });
+    const onLarge = pod([client({ mig: new Map([['nvidia.com/mig-3g.40gb', 1]]) })], { declaredMemoryBytes: 9 * GiB });
+    const small = l.nodes.get('mig-small')!;
+    const large = l.nodes.get('mig-large')!;
+    const fs = fitPod(onSmall, small);
+    const fl = fitPod(onLarge, large);
+    if (!fs.fits || !fl.fits) throw new Error('both fit');
+    expect(tierFit(onSmall, small, fs.takes, ctx)!).toBeGreaterThan(tierFit(onLarge, large, fl.takes, ctx)!);
+  });
+
+  it('a large model on a large-tier node scores full tier fit', () => {
+    const l = ledgerWith({ name: 'large', mode: 'mps', memoryBytes: 128 * GiB, replicas: 2, tier: 'large' });
+    const n = l.nodes.get('large')!;
+    const d = mpsPod(64, 50);
+    const f = fitPod(d, n);
+    if (!f.fits) throw new Error('fits');
+    expect(tierFit(d, n, f.takes, ctx)).toBeCloseTo((1 + 0.5) / 2, 5);
+  });
+});
+
+describe('fragmentation and packing', () => {
+  it('F_n: free capacity on GPUs too small for a shape is fragmented (hand-computed)', () => {
+    // Two 16Gi GPUs. GPU0 holds 12Gi (free 4Gi = 0.25 of a GPU), GPU1 idle.
+    const l = ledgerWith({ name: 'n', mode: 'mps', gpus: 2, memoryBytes: 16 * GiB, replicas: 100, placement: 'extender' });
+    const n = l.nodes.get('n')!;
+    const filler = mpsPod(12, 10);
+    const f = fitPod(filler, n, { pinned: [0] });
+    if (!f.fits) throw new Error('fits');
+    l.put({ uid: filler.uid, namespace: 'd', name: 'f', node: 'n', takes: f.takes, state: 'bound', expiresAt: Infinity });
+    // Shape A: 8Gi, 10 % — fits GPU1 only; GPU0's 0.25 free is unusable for it → F(A) = 0.25.
+    // Shape B: 2Gi, 10 % — fits both → F(B) = 0.
+    const shapes = [
+      { memoryBytes: 8 * GiB, threadMilli: 100, gpus: 1, p: 0.5 },
+      { memoryBytes: 2 * GiB, threadMilli: 100, gpus: 1, p: 0.5 },
+    ];
+    expect(nodeFragmentation(n, gpuFree(n), shapes)).toBeCloseTo(0.5 * 0.25 + 0.5 * 0, 9);
+    // A whole-GPU shape: one idle GPU exists → only GPU0's free share is fragmented.
+    expect(nodeFragmentation(n, gpuFree(n), [{ memoryBytes: 16 * GiB, threadMilli: 1000, gpus: 1, p: 1 }])).toBeCloseTo(0.25, 9);
+    // Two whole GPUs needed → nothing fits: everything idle (0.25 + 1) is fragmented.
+    expect(nodeFragmentation(n, gpuFree(n), [{ memoryBytes: 16 * GiB, threadMilli: 1000, gpus: 2, p: 1 }])).toBeCloseTo(1.25, 9);
+  });
+
+  it('prefers the GPU/node the pod fills best (GPU-level best fit)', () => {
+    const l = ledgerWith(
+      { name: 'busy', mode: 'mps', memoryBytes: 32 * GiB, replicas: 10 },
+      { name: 'idle', mode: 'mps', memoryBytes: 32 * GiB, replicas: 10 },
+    );
+    const busy = l.nodes.get('busy')!;
+    const filler = mpsPod(16, 50);
+    const f = fitPod(filler, busy);
+    if (!f.fits) throw new Error('fits');
+    l.put({ uid: filler.uid, namespace: 'd', name: 'f', node: 'busy', takes: f.takes, state: 'bound', expiresAt: Infinity });
+    const d = mpsPod(16, 50);
+    const sb = score(d, busy);
+    const si = score(d, l.nodes.get('idle')!);
+    expect(sb.components.binpack!).toBeGreaterThan(si.components.binpack!);
+    expect(sb.raw).toBeGreaterThan(si.raw);
+  });
+
+  it('scores are integers 0..10', () => {
+    const l = ledgerWith({ name: 'n', mode: 'mps', memoryBytes: 32 * GiB, replicas: 10 });
+    const s = score(mpsPod(1, 1), l.nodes.get('n')!);
+    expect(Number.isInteger(s.score)).toBe(true);
+    expect(s.score).toBeGreaterThanOrEqual(0);
+    expect(s.score).toBeLessThanOrEqual(10);
+  });
+});
