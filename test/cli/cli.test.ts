@@ -1,0 +1,77 @@
+// The CLI in-process (main()) and as a real process for serve's start-up line and SIGTERM.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { resolveServeOptions } from '../../src/cli/serve.js';
+
+function capture() {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
+  return { out: () => out, err: () => err, restore: () => (o.mockRestore(), e.mockRestore()) };
+}
+
+describe('gpu-ledger CLI', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('explain prints a table with every GPU node and the reasons', async () => {
+    const c = capture();
+    const code = await main(['explain', '--snapshot', 'examples/demo-cluster.yaml', 'examples/pods/large-mps.yaml']);
+    c.restore();
+    expect(code).toBe(0);
+    expect(c.out()).toContain('pod ai/large-mps');
+    expect(c.out()).toMatch(/spark-01\s+mps 1×NVIDIA-GB10\s+yes/);
+    expect(c.out()).toContain('mps-ind-01');
+  });
+
+  it('explain --json is machine-readable', async () => {
+    const c = capture();
+    await main(['explain', '--json', '--snapshot', 'examples/demo-cluster.yaml', 'examples/pods/invalid-env.yaml']);
+    c.restore();
+    const e = JSON.parse(c.out()) as { errors: { message: string }[]; nodes: { fits: boolean }[] };
+    expect(e.errors[0].message).toContain('CUDA_MPS_PINNED_DEVICE_MEM_LIMIT "0=lots"');
+    expect(e.nodes.every((n) => !n.fits)).toBe(true);
+  });
+
+  it('bad input is one clear line and exit code 2', async () => {
+    const c = capture();
+    expect(await main(['explain', '--snapshot', 'no-such-file.yaml', 'examples/pods/large-mps.yaml'])).toBe(2);
+    expect(await main(['serve', '--port', 'eighty'])).toBe(2);
+    expect(await main(['frobnicate'])).toBe(2);
+    c.restore();
+    expect(c.err()).toContain('no-such-file.yaml: cannot read');
+    expect(c.err()).toContain('--port "eighty" is not a port number');
+    expect(c.err()).not.toMatch(/\n\s+at /); // no stack traces
+  });
+
+  it('settings: flag > env var > config file > default', () => {
+    const env = { GPU_LEDGER_PORT: '9000', GPU_LEDGER_LOG_LEVEL: 'debug' };
+    const a = resolveServeOptions(['--snapshot', 'x.yaml', '--config', 'test/fixtures/config/server.yaml'], env);
+    const b = resolveServeOptions(['--snapshot', 'x.yaml', '--port', '9100', '--config', 'test/fixtures/config/server.yaml'], env);
+    const d = resolveServeOptions(['--snapshot', 'x.yaml'], {});
+    if (a === 'help' || b === 'help' || d === 'help') throw new Error('unexpected help');
+    expect([a.port, a.logLevel, a.host, a.reservationTtlMs]).toEqual([9000, 'debug', '0.0.0.0', 30_000]);
+    expect(b.port).toBe(9100);
+    expect([d.port, d.host, d.logLevel, d.maxBody, d.reservationTtlMs]).toEqual([8888, '127.0.0.1', 'info', '64mb', 120_000]);
+  });
+
+  it.skipIf(!existsSync('dist/src/cli/main.js'))('serve logs its URL, answers, and shuts down gracefully on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['bin/gpu-ledger.js', 'serve', '--snapshot', 'examples/demo-cluster.yaml', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        log += d.toString();
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+        if (m) resolve(m[1]);
+      });
+      child.on('exit', () => reject(new Error(`exited early: ${log}`)));
+    });
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+    expect(log).toContain('shutting down');
+  });
+});
