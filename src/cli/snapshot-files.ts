@@ -12,8 +12,9 @@ export async function loadSnapshotFiles(paths: readonly string[]): Promise<Snaps
       throw new SnapshotError(`${p}: cannot read: ${err instanceof Error ? err.message : String(err)}`);
     }
     const s = parseSnapshot(text, p);
-    merged.nodes.push(...s.nodes);
-    merged.pods.push(...s.pods);
+    // No push(...list): spreading 150,000 pods as arguments overflows the stack.
+    for (const n of s.nodes) merged.nodes.push(n);
+    for (const p of s.pods) merged.pods.push(p);
   }
   return merged;
 }

@@ -4,7 +4,7 @@
 import type { PodDemand, Reason } from '../model/types.js';
 import type { Ledger } from '../state/ledger.js';
 import type { FitOptions } from './fit.js';
-import { fitPodCached } from './fit-cache.js';
+import { demandShapeKey, fitPodCached } from './fit-cache.js';
 
 export const UNKNOWN_NODE: Reason = {
   code: 'node-unknown',
@@ -27,13 +27,14 @@ export interface FilterOutcome {
 export function filterNodes(demand: PodDemand, ledger: Ledger, names: readonly string[], options: FitOptions = {}): FilterOutcome {
   const passed: string[] = [];
   const failed = new Map<string, Reason[]>();
+  const key = demandShapeKey(demand);
   for (const name of names) {
     const node = ledger.nodes.get(name);
     if (!node) {
       failed.set(name, [ledger.knownWithoutGpu(name) ? NO_GPU : UNKNOWN_NODE]);
       continue;
     }
-    const fit = fitPodCached(demand, node, options);
+    const fit = fitPodCached(demand, node, options, key);
     if (fit.fits) passed.push(name);
     else failed.set(name, fit.reasons);
   }

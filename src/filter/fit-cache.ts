@@ -4,7 +4,7 @@
 // current generation: a repeat costs two Map lookups instead of a placement.
 
 import type { PodDemand } from '../model/types.js';
-import type { NodeLedger } from '../state/ledger.js';
+import { memoOf, type NodeLedger } from '../state/ledger.js';
 import { fitPod, type FitOptions, type FitResult } from './fit.js';
 
 const keys = new WeakMap<PodDemand, string>();
@@ -26,29 +26,21 @@ export function demandShapeKey(d: PodDemand): string {
   return k;
 }
 
-interface NodeFitCache {
-  generation: number;
-  byShape: Map<string, FitResult>;
-}
-
-const caches = new WeakMap<NodeLedger, NodeFitCache>();
 /** Bound per node: a few distinct shapes are typical; a flood of unique ones must not grow memory. */
 const MAX_SHAPES_PER_NODE = 64;
 
-/** fitPod, answered from the node's cache when the node has not changed since. */
-export function fitPodCached(demand: PodDemand, node: NodeLedger, options: FitOptions = {}): FitResult {
-  if (options.chooser || options.pinned || options.force) return fitPod(demand, node, options);
-  let c = caches.get(node);
-  if (!c || c.generation !== node.generation) {
-    c = { generation: node.generation, byShape: new Map() };
-    caches.set(node, c);
-  }
-  const key = demandShapeKey(demand);
-  let r = c.byShape.get(key);
+/**
+ * fitPod, answered from the node's memo when the node has not changed since. `key` is the
+ * demand's shape key (computed once per request by the caller, not once per node).
+ */
+export function fitPodCached(demand: PodDemand, node: NodeLedger, options: FitOptions = {}, key: string = demandShapeKey(demand)): FitResult {
+  if (options.chooser || options.pinned || options.force || node.generation < 0) return fitPod(demand, node, options);
+  const memo = memoOf(node);
+  let r = memo.fits.get(key) as FitResult | undefined;
   if (r === undefined) {
     r = fitPod(demand, node, options);
-    if (c.byShape.size >= MAX_SHAPES_PER_NODE) c.byShape.clear();
-    c.byShape.set(key, r);
+    if (memo.fits.size >= MAX_SHAPES_PER_NODE) memo.fits.clear();
+    memo.fits.set(key, r);
   }
   return r;
 }

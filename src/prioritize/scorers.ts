@@ -2,7 +2,7 @@
 // the scorer has nothing to say about this pod/node (its weight then drops out of the mean).
 
 import type { GpuTake, PodDemand, Tier } from '../model/types.js';
-import type { NodeLedger } from '../state/ledger.js';
+import { memoOf, type NodeLedger } from '../state/ledger.js';
 import type { Shape } from '../state/workload.js';
 import { declaredMemory } from '../filter/fit.js';
 import { gpuFree, type GpuFree } from './gpu-state.js';
@@ -126,7 +126,13 @@ export function nodeFragmentation(node: NodeLedger, free: readonly GpuFree[], sh
  */
 export function fragmentation(_demand: PodDemand, node: NodeLedger, takes: readonly GpuTake[], ctx: ScoreContext): number | null {
   if (node.inventory.mode === 'mig' || ctx.shapes.length === 0) return null;
-  const before = nodeFragmentation(node, gpuFree(node), ctx.shapes);
+  let before: number;
+  const memo = node.generation >= 0 ? memoOf(node) : null;
+  if (memo?.fragBefore && memo.fragBefore.shapes === ctx.shapes) before = memo.fragBefore.value;
+  else {
+    before = nodeFragmentation(node, gpuFree(node), ctx.shapes);
+    if (memo) memo.fragBefore = { shapes: ctx.shapes, value: before };
+  }
   const after = nodeFragmentation(node, gpuFree(node, takes), ctx.shapes);
   const delta = after - before;
   return Math.min(1, Math.max(0, 0.5 - delta / 2));

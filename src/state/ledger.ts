@@ -35,6 +35,30 @@ export interface NodeLedger {
   pods: Map<string, PodAllocation>;
   /** Bumped on every change: lets scorers cache per-node values. */
   generation: number;
+  /**
+   * Memo of fit answers and scorer inputs, valid while `generation` is unchanged. Lives on the
+   * node so the hot path pays one property read instead of a WeakMap lookup.
+   */
+  memo?: NodeMemo;
+}
+
+export interface NodeMemo {
+  generation: number;
+  fits: Map<string, unknown>;
+  /** Scores per demand shape, for one workload distribution (by identity). */
+  scores?: { shapes: readonly unknown[]; byShape: Map<string, unknown> };
+  /** Fragmentation of the node before a placement, for one workload distribution (by identity). */
+  fragBefore?: { shapes: readonly unknown[]; value: number };
+}
+
+/** The node's memo for its current generation (a fresh one after any change). */
+export function memoOf(node: NodeLedger): NodeMemo {
+  let m = node.memo;
+  if (m === undefined || m.generation !== node.generation) {
+    m = { generation: node.generation, fits: new Map() };
+    node.memo = m;
+  }
+  return m;
 }
 
 export function emptyUsage(): GpuUsage {

@@ -22,17 +22,21 @@ export interface WorkloadOptions {
   maxShapes: number;
   /** Keep the most frequent shapes until they cover this share of pods (FGD uses 0.95). */
   coverage: number;
+  /** Refresh the distribution every this many observed pods (always while fewer were seen). */
+  refreshEvery: number;
 }
 
 export class WorkloadModel {
   private readonly counts = new Map<string, { shape: Omit<Shape, 'p'>; n: number }>();
   private total = 0;
   private cached: Shape[] | null = null;
+  /** Observations since the distribution was last computed. */
+  private sinceRefresh = 0;
   private readonly prior: Shape[];
 
   constructor(
     tiers: readonly Tier[],
-    private readonly options: WorkloadOptions = { maxShapes: 256, coverage: 0.95 },
+    private readonly options: WorkloadOptions = { maxShapes: 256, coverage: 0.95, refreshEvery: 32 },
   ) {
     this.prior = tiers.map((t) => ({ memoryBytes: t.memoryBytes, threadMilli: t.threadMilli, gpus: 1, p: 1 / Math.max(1, tiers.length) }));
   }
@@ -60,7 +64,9 @@ export class WorkloadModel {
       this.counts.set(key, { shape: s, n: weight });
     }
     this.total += weight;
-    this.cached = null;
+    // Recompute the distribution at most every `refreshEvery` pods once it is established: a new
+    // distribution invalidates every node's memoised scores, and one pod barely moves it.
+    if (++this.sinceRefresh >= this.options.refreshEvery || this.total <= this.options.refreshEvery) this.cached = null;
   }
 
   private evictRarest(): void {
@@ -86,6 +92,7 @@ export class WorkloadModel {
   shapes(): readonly Shape[] {
     if (this.cached) return this.cached;
     if (this.total <= 0) return this.prior;
+    this.sinceRefresh = 0;
     const sorted = [...this.counts.values()].sort((a, b) => b.n - a.n);
     const keep: { shape: Omit<Shape, 'p'>; n: number }[] = [];
     let covered = 0;
