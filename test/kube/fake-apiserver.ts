@@ -271,6 +271,6 @@ export class FakeApiServer {
     // A bookmark tells the client where it is even when nothing changed.
     res.write(JSON.stringify({ type: 'BOOKMARK', object: { kind, apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) } } }) + '\n');
     this.watchers.add(w);
-    req.on('close', () => this.watchers.delete(w));
+    res.on('close', () => this.watchers.delete(w));
   }
 }

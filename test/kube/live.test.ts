@@ -114,7 +114,7 @@ describe('live mode (fake API server, real client-node)', () => {
       api.upsertPod(pod('a', 'uid-a', 16, 'n1'));
       api.upsertPod(pod('b', 'uid-b', 16, 'n1'));
       const w = start();
-      await until(() => w.ready() && state.ledger.pods.size === 2, 'synced');
+      await until(() => w.ready() && state.ledger.pods.size === 2 && api.openWatches === 2, 'synced and watching');
       api.stallWatches();
       api.deletePod('ml', 'a');
       api.upsertPod(pod('c', 'uid-c', 8, 'n1'));
@@ -131,7 +131,7 @@ describe('live mode (fake API server, real client-node)', () => {
   it('errors: the watch restarts with backoff and catches up', async () => {
     api.upsertNode(node('n1'));
     const w = start();
-    await until(() => w.ready(), 'ready');
+    await until(() => w.ready() && api.openWatches === 2, 'watching');
     api.failNext(4);
     api.closeWatches();
     api.upsertPod(pod('a', 'uid-a', 16, 'n1'));
@@ -142,7 +142,7 @@ describe('live mode (fake API server, real client-node)', () => {
   it('a stalled watch is detected by the watchdog and the ledger converges', async () => {
     api.upsertNode(node('n1'));
     const w = start({ watchdogMs: 300 });
-    await until(() => w.ready(), 'ready');
+    await until(() => w.ready() && api.openWatches === 2, 'watching');
     api.stallWatches();
     api.upsertPod(pod('a', 'uid-a', 16, 'n1'));
     await until(() => state.ledger.pods.has('uid-a'), 'watchdog relist', 5000);
@@ -152,10 +152,13 @@ describe('live mode (fake API server, real client-node)', () => {
   it('periodic resync converges even without a watchdog trigger', async () => {
     api.upsertNode(node('n1'));
     const w = start({ resyncPeriodMs: 300, watchdogMs: 60_000 });
-    await until(() => w.ready(), 'ready');
+    await until(() => w.ready() && api.openWatches === 2, 'watching');
+    const lists = w.stats().pods.lists;
     api.stallWatches();
     api.upsertPod(pod('a', 'uid-a', 16, 'n1'));
     await until(() => state.ledger.pods.has('uid-a'), 'resync', 5000);
+    expect(w.stats().pods.lists).toBeGreaterThan(lists);
+    expect(w.stats().pods.watchdogRestarts).toBe(0);
   });
 
   describe('bind through the API', () => {
