@@ -23,7 +23,10 @@ function kindOf(v: unknown): string {
 export function parseSnapshot(text: string, source: string): Snapshot {
   let docs: unknown[];
   try {
-    docs = yaml.loadAll(text, undefined, { json: true });
+    // JSON (kubectl -o json) goes through JSON.parse: several times faster than the YAML parser
+    // on a 75 MB cluster dump, with a lower memory peak.
+    const t = text.trimStart();
+    docs = t.startsWith('{') ? [JSON.parse(text) as unknown] : yaml.loadAll(text, undefined, { json: true });
   } catch (err) {
     throw new SnapshotError(`${source}: not valid YAML or JSON: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }

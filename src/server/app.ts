@@ -95,10 +95,21 @@ export function createApp(opts: AppOptions): express.Express {
   app.get('/explain/:namespace/:name', (req: Request, res: Response) => {
     const ns = String(req.params.namespace);
     const name = String(req.params.name);
-    const uid = state.uidByName(ns, name);
-    const demand = uid ? state.lastDemandOf(uid) : undefined;
-    if (!demand) throw new HttpError(404, `pod ${ns}/${name} is not known to gpu-ledger (POST it to /explain instead)`);
-    const e = explainPod(demand, state);
+    const found = state.findByName(ns, name);
+    if (!found) throw new HttpError(404, `pod ${ns}/${name} is not known to gpu-ledger (POST it to /explain instead)`);
+    if (!found.demand) {
+      // Bound pods are kept as their takes only; their spec is not retained.
+      const a = found.allocation!;
+      sendJson(res, 200, {
+        pod: { namespace: ns, name, uid: found.uid },
+        placedOn: a.node,
+        state: a.state,
+        takes: a.takes.map((t) => ({ ...t, mig: t.mig ? Object.fromEntries(t.mig) : {} })),
+        summary: `${a.state} on ${a.node}; POST the pod to /explain for the per-node analysis`,
+      });
+      return;
+    }
+    const e = explainPod(found.demand, state);
     if (req.query.format === 'text') res.status(200).type('text/plain').send(renderExplanation(e) + '\n');
     else sendJson(res, 200, e);
   });

@@ -51,12 +51,16 @@ export class ClusterState implements ClusterSink {
   reservationTtlMs: number;
   private readonly now: () => number;
   readonly fitOptions: FitOptions;
-  /** Parsed demands by uid/resourceVersion: a pod is parsed once per version (DESIGN: hot path). */
-  private readonly demands = new LRUCache<string, PodDemand>({ max: 50_000 });
+  /**
+   * Parsed demands by uid/resourceVersion of pods asked about (filter/prioritize): a pending pod is
+   * parsed once per version. Bound pods from the cluster are parsed, accounted and dropped — the
+   * ledger keeps only their takes — so memory grows with the cluster's pods only through the ledger.
+   */
+  private readonly demands = new LRUCache<string, PodDemand>({ max: 4096 });
   /** Latest demand seen per UID: bind requests carry no Pod, so bind uses what filter saw. */
-  private readonly lastDemand = new LRUCache<string, PodDemand>({ max: 50_000 });
-  /** namespace/name → UID of pods the ledger knows (explain by name). */
-  private readonly byName = new Map<string, string>();
+  private readonly lastDemand = new LRUCache<string, PodDemand>({ max: 16_384 });
+  /** Pods seen on a node the ledger does not know yet, placed when the node arrives. */
+  private readonly orphans = new Map<string, PodDemand>();
   nodesSynced = false;
   podsSynced = false;
 
@@ -92,8 +96,18 @@ export class ClusterState implements ClusterSink {
     return this.lastDemand.get(uid);
   }
 
-  uidByName(namespace: string, name: string): string | undefined {
-    return this.byName.get(`${namespace}/${name}`);
+  /**
+   * A pod by namespace/name: in the ledger (bound or reserved) or recently asked about. A scan —
+   * explain by name is rare, and an index would cost memory per pod on every cluster.
+   */
+  findByName(namespace: string, name: string): { uid: string; allocation?: PodAllocation; demand?: PodDemand } | undefined {
+    for (const a of this.ledger.pods.values()) {
+      if (a.namespace === namespace && a.name === name) return { uid: a.uid, allocation: a, demand: this.lastDemand.get(a.uid) };
+    }
+    for (const d of this.lastDemand.values()) {
+      if (d.namespace === namespace && d.name === name) return { uid: d.uid, demand: d };
+    }
+    return undefined;
   }
 
   // ---- ClusterSink ----
@@ -129,28 +143,28 @@ export class ClusterState implements ClusterSink {
 
   deleteNode(name: string): void {
     this.ledger.cpuNodes.delete(name);
-    for (const uid of this.ledger.deleteNode(name)) this.dropName(uid);
+    for (const uid of this.ledger.deleteNode(name)) this.orphans.delete(uid);
   }
 
   upsertPod(pod: unknown): void {
     const o = asObj(pod);
     const uid = str(o.metadata?.uid);
     if (!uid) return;
-    const demand = this.demandOf(pod);
     const existing = this.ledger.pods.get(uid);
+    const nodeName = str(o.spec?.nodeName);
+    if (existing && existing.node === nodeName && !isTerminal(pod)) {
+      // Already accounted where it is (resource requests are immutable): only confirm a reservation.
+      this.ledger.confirm(uid);
+      return;
+    }
+    const demand = parsePodDemand(pod, this.config.tiers);
     if (!demand.managed || isTerminal(pod)) {
       if (existing) this.forget(uid);
       return;
     }
-    const nodeName = str(o.spec?.nodeName);
     if (!nodeName) {
       // Our own bind patches the pod before the Binding exists: that MODIFIED event must not drop
       // the reservation. A bound pod cannot lose its node, so nothing else to do here.
-      return;
-    }
-    this.byName.set(`${demand.namespace}/${demand.name}`, uid);
-    if (existing && existing.node === nodeName) {
-      this.ledger.confirm(uid);
       return;
     }
     this.record(demand, nodeName, 'bound');
@@ -189,7 +203,6 @@ export class ClusterState implements ClusterSink {
       expiresAt: this.now() + this.reservationTtlMs,
     };
     this.ledger.put(allocation);
-    this.byName.set(`${demand.namespace}/${demand.name}`, demand.uid);
     this.workload.observe(fit.takes);
     return { ok: true, allocation, sequence: fit.sequence, already: false };
   }
@@ -202,9 +215,7 @@ export class ClusterState implements ClusterSink {
 
   /** Drops expired reservations; returns them (for logs and metrics). */
   expire(): PodAllocation[] {
-    const expired = this.ledger.expire(this.now());
-    for (const a of expired) this.dropName(a.uid);
-    return expired;
+    return this.ledger.expire(this.now());
   }
 
   // ---- internals ----
@@ -222,12 +233,10 @@ export class ClusterState implements ClusterSink {
     const hadNode = this.ledger.nodes.has(name);
     this.ledger.setNode(inv);
     // Pods that arrived before their node have allocations with no takes: place them now.
-    if (!hadNode) {
-      for (const alloc of [...this.ledger.pods.values()]) {
-        if (alloc.node === name && alloc.takes.length === 0) {
-          const d = this.lastDemand.get(alloc.uid);
-          if (d) this.record(d, name, alloc.state);
-        }
+    if (!hadNode && this.orphans.size > 0) {
+      for (const [uid, d] of [...this.orphans]) {
+        const alloc = this.ledger.pods.get(uid);
+        if (alloc?.node === name) this.record(d, name, alloc.state);
       }
     }
     return name;
@@ -239,8 +248,11 @@ export class ClusterState implements ClusterSink {
     let takes: readonly GpuTake[] = [];
     if (node) {
       this.ledger.remove(demand.uid);
+      this.orphans.delete(demand.uid);
       const fit = fitPod(demand, node, { ...this.fitOptions, force: true, pinned: demand.assignedGpus });
       if (fit.fits) takes = fit.takes;
+    } else {
+      this.orphans.set(demand.uid, demand);
     }
     this.ledger.put({
       uid: demand.uid,
@@ -251,18 +263,12 @@ export class ClusterState implements ClusterSink {
       state,
       expiresAt: state === 'bound' ? Infinity : this.now() + this.reservationTtlMs,
     });
-    this.byName.set(`${demand.namespace}/${demand.name}`, demand.uid);
     if (takes.length > 0) this.workload.observe(takes);
   }
 
   private forget(uid: string): void {
     this.ledger.remove(uid);
-    this.dropName(uid);
-  }
-
-  private dropName(uid: string): void {
-    const d = this.lastDemand.get(uid);
-    if (d && this.byName.get(`${d.namespace}/${d.name}`) === uid) this.byName.delete(`${d.namespace}/${d.name}`);
+    this.orphans.delete(uid);
   }
 }
 
