@@ -1,0 +1,76 @@
+// The placement policies of the FGD paper (Weng et al., USENIX ATC '23), reimplemented from its
+// description for the trace replay, next to gpu-ledger's production policy. Higher score wins.
+// They score what the shared fit code says the pod would take; CPU and memory come from the
+// harness (kube-scheduler's own resource fit in a real cluster).
+
+import type { GpuTake, PodDemand } from '../model/types.js';
+import type { NodeLedger } from '../state/ledger.js';
+import { gpuFree, type GpuFree } from './gpu-state.js';
+
+/** Node-level resources the harness tracks (CPU milli, memory MiB) and the trace's scale. */
+export interface NodeResources {
+  cpuFree: number;
+  memFree: number;
+  cpuCap: number;
+  model: string;
+}
+
+export interface PodResources {
+  cpuMilli: number;
+  memoryMiB: number;
+  /** GPU milli the pod takes in all (num_gpu × gpu_milli). */
+  gpuMilliTotal: number;
+}
+
+/** The paper normalises by the largest node: 128 CPUs and 8 GPUs. */
+const CPU_SCALE = 128_000;
+const GPU_SCALE = 8000;
+
+export function freeGpuMilli(free: readonly GpuFree[]): number {
+  let s = 0;
+  for (const g of free) s += g.threadMilli;
+  return s;
+}
+
+/** BestFit: least CPU and GPU left after placement (0.5·cpuLeft/128000 + 0.5·gpuLeft/8000). */
+export function bestFitScore(node: NodeLedger, takes: readonly GpuTake[], res: NodeResources, pod: PodResources): number {
+  const gpuLeft = freeGpuMilli(gpuFree(node, takes));
+  const cpuLeft = res.cpuFree - pod.cpuMilli;
+  return -(0.5 * (cpuLeft / CPU_SCALE) + 0.5 * (gpuLeft / GPU_SCALE));
+}
+
+/** DotProd: the smallest dot product of the node's free (cpu, gpu) with the pod's request. */
+export function dotProdScore(node: NodeLedger, _takes: readonly GpuTake[], res: NodeResources, pod: PodResources): number {
+  const gpuFreeNow = freeGpuMilli(gpuFree(node));
+  return -((res.cpuFree / CPU_SCALE) * (pod.cpuMilli / CPU_SCALE) + (gpuFreeNow / GPU_SCALE) * (pod.gpuMilliTotal / GPU_SCALE));
+}
+
+/**
+ * GpuPacking: put share pods on GPUs that are already partly used, whole-GPU pods on nodes with
+ * the fewest idle GPUs left; ties by best fit.
+ */
+export function gpuPackingScore(node: NodeLedger, takes: readonly GpuTake[], res: NodeResources, pod: PodResources): number {
+  const before = gpuFree(node);
+  let shared = 0;
+  for (const t of takes) if (!before[t.gpu].idle) shared++;
+  let idleAfter = 0;
+  for (const g of gpuFree(node, takes)) if (g.idle) idleAfter++;
+  return shared * 10 - idleAfter + bestFitScore(node, takes, res, pod) / 10;
+}
+
+/** The paper's GPU choice for share pods under BestFit/packing: the tightest GPU that fits. */
+export function tightestGpu(node: NodeLedger, candidates: readonly number[]): number {
+  const free = gpuFree(node);
+  let best = candidates[0];
+  for (const i of candidates) if (free[i].threadMilli < free[best].threadMilli) best = i;
+  return best;
+}
+
+/** Whole-GPU pods take the lowest-index free GPUs (the paper's rule for FGD and others). */
+export function lowestGpu(_node: NodeLedger, candidates: readonly number[]): number {
+  let best = candidates[0];
+  for (const i of candidates) if (i < best) best = i;
+  return best;
+}
+
+export type { PodDemand };
