@@ -4,7 +4,7 @@
 // the GPU is its own MPS client.
 
 import { PREFIX, type DemandError, type GpuClient, type Isolation, type PodDemand, type Tier } from './types.js';
-import { parseMemoryQuantity, parseMpsSize } from './quantity.js';
+import { parseMemoryQuantity, parseMpsSize, parseQuantity } from './quantity.js';
 
 const MEM_LIMIT = 'CUDA_MPS_PINNED_DEVICE_MEM_LIMIT';
 const THREADS = 'CUDA_MPS_ACTIVE_THREAD_PERCENTAGE';
@@ -43,6 +43,8 @@ interface ContainerView {
   name: string;
   kind: 'app' | 'sidecar' | 'init';
   gpu: Map<string, number>;
+  /** CPU request in milli (the limit when only a limit is set, as the API server defaults it). */
+  cpu: number;
   env: Map<string, { value: string | null; from: boolean }>;
   path: string;
 }
@@ -83,6 +85,21 @@ function readResources(c: Rec, path: string, cname: string, errors: DemandError[
   return out;
 }
 
+/** CPU is validated by the API server, not here: an unreadable value counts as no request. */
+function readCpu(c: Rec): number {
+  const res = rec(c.resources);
+  if (!res) return 0;
+  const raw = rec(res.requests)?.cpu ?? rec(res.limits)?.cpu;
+  return cpuMilli(raw);
+}
+
+function cpuMilli(raw: unknown): number {
+  const text = typeof raw === 'number' ? String(raw) : raw;
+  if (typeof text !== 'string') return 0;
+  const v = parseQuantity(text);
+  return v === null || v < 0 ? 0 : Math.round(v * 1000);
+}
+
 function readEnv(c: Rec): Map<string, { value: string | null; from: boolean }> {
   const env = new Map<string, { value: string | null; from: boolean }>();
   if (!Array.isArray(c.env)) return env;
@@ -107,12 +124,27 @@ function containers(spec: Rec, errors: DemandError[]): ContainerView[] {
       const name = typeof c.name === 'string' && c.name ? c.name : `#${i}`;
       const path = `spec.${field}[${name}]`;
       const kind = !init ? 'app' : c.restartPolicy === 'Always' ? 'sidecar' : 'init';
-      out.push({ name, kind, gpu: readResources(c, path, name, errors), env: readEnv(c), path });
+      out.push({ name, kind, gpu: readResources(c, path, name, errors), cpu: readCpu(c), env: readEnv(c), path });
     });
   };
   add(spec.initContainers, 'initContainers', true);
   add(spec.containers, 'containers', false);
   return out;
+}
+
+/** The same rule for CPU, plus the pod overhead (RuntimeClass). */
+function effectiveCpu(views: ContainerView[], overhead: unknown): number {
+  let regular = 0;
+  let initPeak = 0;
+  let sidecarsSoFar = 0;
+  for (const v of views) {
+    if (v.kind === 'init') initPeak = Math.max(initPeak, v.cpu + sidecarsSoFar);
+    else {
+      if (v.kind === 'sidecar') sidecarsSoFar += v.cpu;
+      regular += v.cpu;
+    }
+  }
+  return Math.max(regular, initPeak) + cpuMilli(rec(overhead)?.cpu);
 }
 
 /** Kubernetes' effective request per resource: max(Σ app + Σ sidecars, max_i(init_i + Σ sidecars before i)). */
@@ -305,6 +337,7 @@ export function parsePodDemand(pod: unknown, tiers: readonly Tier[]): PodDemand 
     declaredThreadMilli,
     isolation,
     tier,
+    cpuMilli: effectiveCpu(views, spec.overhead),
     nodeName: typeof spec.nodeName === 'string' && spec.nodeName !== '' ? spec.nodeName : null,
     assignedGpus,
     errors,

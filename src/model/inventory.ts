@@ -310,7 +310,15 @@ export function parseNodeInventory(node: NodeLike, config: LedgerConfig): NodeIn
     mpsMaxClients,
     tier,
     placement,
+    cpuMilli: cpuMilliOf(res.cpu),
     labels,
     problems,
   };
+}
+
+/** Allocatable (else capacity) CPU in milli; 0 when missing or unusable (CPU is advisory here). */
+function cpuMilliOf(text: string | undefined): number {
+  if (text === undefined) return 0;
+  const v = parseQuantity(text);
+  return v === null || v < 0 ? 0 : Math.round(v * 1000);
 }

@@ -90,6 +90,7 @@ export function traceNodeInventory(n: TraceNode): NodeInventory {
     mpsMaxClients: 1_000_000,
     tier: null,
     placement: 'extender',
+    cpuMilli: n.cpuMilli,
     labels: { 'nvidia.com/gpu.product': n.model },
     problems: [],
   };
@@ -123,6 +124,7 @@ export function tracePodDemand(p: TracePod, uid: string): PodDemand {
     declaredThreadMilli: null,
     isolation: 'shared',
     tier: null,
+    cpuMilli: p.cpuMilli,
     nodeName: null,
     assignedGpus: null,
     errors: [],

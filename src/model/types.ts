@@ -72,6 +72,12 @@ export interface NodeInventory {
   mpsMaxClients: number;
   tier: string | null;
   placement: ReplicaPlacement;
+  /**
+   * Allocatable CPU of the node (milli), 0 when unknown. Not a filter input (kube-scheduler's
+   * NodeResourcesFit owns CPU); the fragmentation scorer uses it to see GPUs that CPU exhaustion
+   * would strand.
+   */
+  cpuMilli: number;
   labels: Readonly<Record<string, string>>;
   problems: readonly NodeProblem[];
 }
@@ -127,6 +133,8 @@ export interface PodDemand extends PodRef {
   declaredThreadMilli: number | null;
   isolation: Isolation;
   tier: string | null;
+  /** Effective CPU request (milli, Kubernetes rules incl. init containers, sidecars, overhead); 0 when none. */
+  cpuMilli: number;
   /** Node the pod is bound to (spec.nodeName), if any. */
   nodeName: string | null;
   /** GPUs recorded on the pod by gpu-ledger's bind (annotation `gpu-ledger.io/gpus`), if any. */

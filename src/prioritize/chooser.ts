@@ -6,19 +6,20 @@ import { chargeClient, gpuFreeFraction, type GpuChooser } from '../filter/fit.js
 import type { GpuTake } from '../model/types.js';
 import type { Shape } from '../state/workload.js';
 import { gpuFree } from './gpu-state.js';
-import { nodeFragmentation } from './scorers.js';
+import { nodeCpuFree, nodeFragmentation } from './scorers.js';
 
 export function fragmentationChooser(shapes: () => readonly Shape[]): GpuChooser {
   return (node, candidates, demand, client) => {
     if (candidates.length === 1) return candidates[0];
     const s = shapes();
+    const cpuFree = nodeCpuFree(node) - demand.cpuMilli;
     let best = candidates[0];
     let bestF = Infinity;
     let bestFree = Infinity;
     for (const g of candidates) {
       const c = chargeClient(node.inventory, demand, client, g, 1, 0, 1);
       const take: GpuTake = { gpu: g, replicas: 1, memoryBytes: c.memoryBytes, threadMilli: c.threadMilli, clients: 1, mig: null, exclusive: demand.isolation === 'exclusive' };
-      const f = nodeFragmentation(node, gpuFree(node, [take]), s);
+      const f = nodeFragmentation(node, gpuFree(node, [take]), s, cpuFree);
       const free = gpuFreeFraction(node, g);
       if (f < bestF - 1e-12 || (Math.abs(f - bestF) <= 1e-12 && free < bestFree)) {
         best = g;

@@ -5,6 +5,9 @@ import type { GpuTake, PodDemand } from '../model/types.js';
 import type { NodeLedger } from '../state/ledger.js';
 import { binpack, fragmentation, tierFit, type ScoreContext } from './scorers.js';
 
+/** Score of a node the pod has no GPU opinion about (unknown, or without GPUs): neutral. */
+export const NEUTRAL_RAW = 0.5;
+
 export const MAX_SCORE = 10;
 
 export interface ScoreBreakdown {
@@ -38,3 +41,16 @@ export function scoreNode(
   const raw = w > 0 ? sum / w : 0;
   return { score: Math.round(raw * MAX_SCORE), raw, components };
 }
+
+/**
+ * A pod without GPUs (the `prioritize-cpu` verb): how little its CPU request strands GPU capacity
+ * on the node — the fragmentation scorer with no GPU takes. A node where the pod's CPU leaves
+ * every typical GPU shape placeable scores 5 (neutral, like a node without GPUs); one where it
+ * shuts typical shapes out scores less.
+ */
+export function scoreCpuPod(demand: PodDemand, node: NodeLedger | undefined, ctx: ScoreContext): ScoreBreakdown {
+  const f = node && demand.cpuMilli > 0 ? fragmentation(demand, node, [], ctx) : null;
+  const raw = f ?? NEUTRAL_RAW;
+  return { score: Math.round(raw * MAX_SCORE), raw, components: { tierFit: null, fragmentation: f, binpack: null } };
+}
+

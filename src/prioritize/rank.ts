@@ -45,6 +45,7 @@ export function rankNodes(
     if (!node) return { host, breakdown: null, takes: null };
     const fit = fitPodCached(demand, node, options, key);
     if (!fit.fits) return { host, breakdown: null, takes: null };
-    return { host, breakdown: scoreCached(demand, node, fit.takes, config, ctx, key, options), takes: fit.takes };
+    // The score also depends on the pod's CPU (the fragmentation scorer sees CPU-stranded GPUs).
+    return { host, breakdown: scoreCached(demand, node, fit.takes, config, ctx, `${key}|${demand.cpuMilli}`, options), takes: fit.takes };
   });
 }

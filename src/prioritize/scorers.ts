@@ -79,6 +79,11 @@ export function binpack(_demand: PodDemand, node: NodeLedger, takes: readonly Gp
   return sum / takes.length;
 }
 
+/** CPU the node has left for new pods (milli); Infinity when its allocatable CPU is unknown. */
+export function nodeCpuFree(node: NodeLedger): number {
+  return node.inventory.cpuMilli > 0 ? node.inventory.cpuMilli - node.cpuMilli : Infinity;
+}
+
 function shapeFitsGpu(shape: Shape, g: GpuFree, memoryKnown: boolean): boolean {
   if (g.blocked || g.replicas < 1) return false;
   if (memoryKnown && shape.memoryBytes > g.memoryBytes) return false;
@@ -91,7 +96,7 @@ function shapeFitsGpu(shape: Shape, g: GpuFree, memoryKnown: boolean): boolean {
  * the node at all, otherwise the free share of GPUs too small for it. Weighted by the shapes'
  * probabilities. MIG nodes are not fragmented in this sense (their slices are fixed): 0.
  */
-export function nodeFragmentation(node: NodeLedger, free: readonly GpuFree[], shapes: readonly Shape[]): number {
+export function nodeFragmentation(node: NodeLedger, free: readonly GpuFree[], shapes: readonly Shape[], cpuFree = Infinity): number {
   const inv = node.inventory;
   if (inv.mode === 'mig' || free.length === 0) return 0;
   const memoryKnown = inv.gpus.some((g) => g.memoryBytes > 0);
@@ -101,7 +106,8 @@ export function nodeFragmentation(node: NodeLedger, free: readonly GpuFree[], sh
   let total = 0;
   for (const m of shapes) {
     let f: number;
-    if (m.gpus > 1 || m.threadMilli >= 1000) {
+    if ((m.cpuMilli ?? 0) > cpuFree) f = idle;
+    else if (m.gpus > 1 || m.threadMilli >= 1000) {
       // Whole-GPU shapes need idle GPUs.
       let idleGpus = 0;
       for (const g of free) if (g.idle && !g.blocked) idleGpus++;
@@ -124,16 +130,16 @@ export function nodeFragmentation(node: NodeLedger, free: readonly GpuFree[], sh
  * Fragmentation score: 1 when the placement reduces the node's fragmentation by a whole GPU,
  * 0.5 when it leaves it unchanged, 0 when it adds a whole GPU of unusable capacity.
  */
-export function fragmentation(_demand: PodDemand, node: NodeLedger, takes: readonly GpuTake[], ctx: ScoreContext): number | null {
+export function fragmentation(demand: PodDemand, node: NodeLedger, takes: readonly GpuTake[], ctx: ScoreContext): number | null {
   if (node.inventory.mode === 'mig' || ctx.shapes.length === 0) return null;
   let before: number;
   const memo = node.generation >= 0 ? memoOf(node) : null;
   if (memo?.fragBefore && memo.fragBefore.shapes === ctx.shapes) before = memo.fragBefore.value;
   else {
-    before = nodeFragmentation(node, gpuFree(node), ctx.shapes);
+    before = nodeFragmentation(node, gpuFree(node), ctx.shapes, nodeCpuFree(node));
     if (memo) memo.fragBefore = { shapes: ctx.shapes, value: before };
   }
-  const after = nodeFragmentation(node, gpuFree(node, takes), ctx.shapes);
+  const after = nodeFragmentation(node, gpuFree(node, takes), ctx.shapes, nodeCpuFree(node) - demand.cpuMilli);
   const delta = after - before;
   return Math.min(1, Math.max(0, 0.5 - delta / 2));
 }

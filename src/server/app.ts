@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { explainPod, renderExplanation } from '../explain/explain.js';
 import type { ClusterState } from '../state/cluster-state.js';
 import type { Binder } from '../state/sink.js';
-import { handleBind, handleFilter, handlePreempt, handlePrioritize, type ExtenderContext } from './extender.js';
+import { handleBind, handleFilter, handlePreempt, handlePrioritize, handlePrioritizeCpu, type ExtenderContext } from './extender.js';
 import type { Metrics } from './metrics.js';
 import { decodeBindingArgs, decodeExtenderArgs, decodePreemptionArgs, WireError } from './wire.js';
 
@@ -67,6 +67,7 @@ export function createApp(opts: AppOptions): express.Express {
 
   app.post('/filter', json, verb('filter', decodeExtenderArgs, (a) => handleFilter(ctx, a)));
   app.post('/prioritize', json, verb('prioritize', decodeExtenderArgs, (a) => handlePrioritize(ctx, a)));
+  app.post('/prioritize-cpu', json, verb('prioritize-cpu', decodeExtenderArgs, (a) => handlePrioritizeCpu(ctx, a)));
   app.post('/bind', json, verb('bind', decodeBindingArgs, (a) => handleBind(ctx, a)));
   app.post('/preempt', json, verb('preempt', decodePreemptionArgs, (a) => handlePreempt(ctx, a)));
 

@@ -7,7 +7,7 @@ import { eventText, detailText } from '../explain/render.js';
 import { parseNodeInventory, type NodeLike } from '../model/inventory.js';
 import { formatBytes, formatMilli } from '../model/quantity.js';
 import { PREFIX, type GpuTake, type PodDemand, type Reason } from '../model/types.js';
-import { scoreNode } from '../prioritize/policy.js';
+import { scoreCpuPod, scoreNode } from '../prioritize/policy.js';
 import { rankNodes } from '../prioritize/rank.js';
 import type { ClusterState } from '../state/cluster-state.js';
 import { nodeWithInventory, nodeWithout, type NodeLedger } from '../state/ledger.js';
@@ -106,6 +106,24 @@ export function handlePrioritize(ctx: ExtenderContext, args: ExtenderArgs): Host
     }
   }
   ctx.logger.info({ verb: 'prioritize', pod: podLabel(demand), uid: demand.uid, candidates: names.length, best: out.reduce((a, b) => Math.max(a, b.Score), 0) }, 'prioritize');
+  return out;
+}
+
+/**
+ * `prioritize-cpu`: a second extender entry without managedResources sends every pod here. Pods
+ * without GPUs are scored by how little their CPU strands GPUs; GPU pods get a flat 0 (the main
+ * entry scores them), so nothing is counted twice.
+ */
+export function handlePrioritizeCpu(ctx: ExtenderContext, args: ExtenderArgs): HostPriority[] {
+  const demand = ctx.state.demandOf(args.Pod);
+  const names = args.NodeNames ?? (args.Nodes?.items ?? []).map((n) => String((n.metadata as { name: string }).name));
+  ctx.metrics.nodesEvaluated.inc({ verb: 'prioritize-cpu' }, names.length);
+  if (demand.managed || demand.errors.length > 0) return names.map((Host) => ({ Host, Score: 0 }));
+  const scoreCtx = { tiers: ctx.state.config.tiers, shapes: ctx.state.workload.shapes() };
+  const out: HostPriority[] = args.NodeNames
+    ? names.map((Host) => ({ Host, Score: scoreCpuPod(demand, ctx.state.ledger.nodes.get(Host), scoreCtx).score }))
+    : [...requestNodes(ctx, args.Nodes?.items ?? [])].map(([Host, view]) => ({ Host, Score: scoreCpuPod(demand, view ?? undefined, scoreCtx).score }));
+  ctx.logger.info({ verb: 'prioritize-cpu', pod: podLabel(demand), uid: demand.uid, candidates: names.length, cpuMilli: demand.cpuMilli }, 'prioritize-cpu');
   return out;
 }
 

@@ -44,7 +44,7 @@ export function createMetrics(state: ClusterState): Metrics {
   const repCap = g('gpu_ledger_gpu_replicas_capacity', 'Shared replicas a GPU advertises', ['node', 'gpu']);
   const migAlloc = g('gpu_ledger_mig_instances_allocated', 'MIG instances in use', ['node', 'gpu', 'profile']);
   const migCap = g('gpu_ledger_mig_instances_capacity', 'MIG instances on a GPU', ['node', 'gpu', 'profile']);
-  const pods = g('gpu_ledger_pods', 'Pods in the ledger by state (bound, reserved)', ['state']);
+  const pods = g('gpu_ledger_pods', 'Pods in the ledger by state (bound, reserved; cpu-only: pods without GPUs kept for their CPU requests)', ['state']);
   const nodes = g('gpu_ledger_nodes', 'GPU nodes in the ledger, and nodes with inventory problems', ['kind']);
   const ready = g('gpu_ledger_ready', '1 when the ledger is loaded', []);
 
@@ -52,10 +52,13 @@ export function createMetrics(state: ClusterState): Metrics {
     for (const x of [memAlloc, memCap, thrAlloc, thrCap, repAlloc, repCap, migAlloc, migCap, pods, nodes]) x.reset();
     let bound = 0;
     let reserved = 0;
+    let cpuOnly = 0;
     for (const a of state.ledger.pods.values()) {
-      if (a.state === 'bound') bound++;
+      if (a.cpuOnly) cpuOnly++;
+      else if (a.state === 'bound') bound++;
       else reserved++;
     }
+    pods.set({ state: 'cpu-only' }, cpuOnly);
     pods.set({ state: 'bound' }, bound);
     pods.set({ state: 'reserved' }, reserved);
     let problems = 0;

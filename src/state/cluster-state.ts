@@ -102,7 +102,7 @@ export class ClusterState implements ClusterSink {
    */
   findByName(namespace: string, name: string): { uid: string; allocation?: PodAllocation; demand?: PodDemand } | undefined {
     for (const a of this.ledger.pods.values()) {
-      if (a.namespace === namespace && a.name === name) return { uid: a.uid, allocation: a, demand: this.lastDemand.get(a.uid) };
+      if (a.namespace === namespace && a.name === name && !a.cpuOnly) return { uid: a.uid, allocation: a, demand: this.lastDemand.get(a.uid) };
     }
     for (const d of this.lastDemand.values()) {
       if (d.namespace === namespace && d.name === name) return { uid: d.uid, demand: d };
@@ -160,6 +160,10 @@ export class ClusterState implements ClusterSink {
     const demand = parsePodDemand(pod, this.config.tiers);
     if (!demand.managed || isTerminal(pod)) {
       if (existing) this.forget(uid);
+      // A running pod without GPUs still holds CPU on a GPU node: the fragmentation scorer needs it.
+      if (!demand.managed && !isTerminal(pod) && nodeName && demand.cpuMilli > 0 && !this.ledger.cpuNodes.has(nodeName)) {
+        this.ledger.put({ uid, namespace: demand.namespace, name: demand.name, node: nodeName, takes: [], cpuMilli: demand.cpuMilli, cpuOnly: true, state: 'bound', expiresAt: Infinity });
+      }
       return;
     }
     if (!nodeName) {
@@ -199,11 +203,12 @@ export class ClusterState implements ClusterSink {
       name: demand.name,
       node: nodeName,
       takes: fit.takes,
+      cpuMilli: demand.cpuMilli,
       state: 'reserved',
       expiresAt: this.now() + this.reservationTtlMs,
     };
     this.ledger.put(allocation);
-    this.workload.observe(fit.takes);
+    this.workload.observe(fit.takes, demand.cpuMilli);
     return { ok: true, allocation, sequence: fit.sequence, already: false };
   }
 
@@ -260,10 +265,11 @@ export class ClusterState implements ClusterSink {
       name: demand.name,
       node: nodeName,
       takes,
+      cpuMilli: demand.cpuMilli,
       state,
       expiresAt: state === 'bound' ? Infinity : this.now() + this.reservationTtlMs,
     });
-    if (takes.length > 0) this.workload.observe(takes);
+    if (takes.length > 0) this.workload.observe(takes, demand.cpuMilli);
   }
 
   private forget(uid: string): void {

@@ -23,6 +23,10 @@ export interface GpuUsage {
 export interface PodAllocation extends PodRef {
   node: string;
   takes: readonly GpuTake[];
+  /** CPU request (milli) the pod holds on the node; pods without GPUs are recorded for this alone. */
+  cpuMilli?: number;
+  /** A pod without GPU resources, kept only for its CPU. */
+  cpuOnly?: boolean;
   state: AllocState;
   /** Epoch ms after which a reservation is dropped (Infinity for bound pods). */
   expiresAt: number;
@@ -33,6 +37,8 @@ export interface NodeLedger {
   inventory: NodeInventory;
   gpus: GpuUsage[];
   pods: Map<string, PodAllocation>;
+  /** Σ CPU requests (milli) of the pods on the node, GPU pods or not. */
+  cpuMilli: number;
   /** Bumped on every change: lets scorers cache per-node values. */
   generation: number;
   /**
@@ -90,6 +96,7 @@ export class Ledger {
       inventory,
       gpus: inventory.gpus.map(() => emptyUsage()),
       pods: new Map(),
+      cpuMilli: 0,
       generation: 0,
     };
     this.nodes.set(inventory.name, node);
@@ -123,7 +130,7 @@ export class Ledger {
     const node = this.nodes.get(alloc.node);
     if (node) {
       node.pods.set(alloc.uid, alloc);
-      applyTakes(node, alloc.takes, +1);
+      applyAlloc(node, alloc, +1);
       node.generation++;
     }
     this.generation++;
@@ -136,7 +143,7 @@ export class Ledger {
     this.pods.delete(uid);
     const node = this.nodes.get(alloc.node);
     if (node && node.pods.delete(uid)) {
-      applyTakes(node, alloc.takes, -1);
+      applyAlloc(node, alloc, -1);
       node.generation++;
     }
     this.generation++;
@@ -166,7 +173,8 @@ export class Ledger {
   /** Recomputes a node's counters from its pods (after an inventory change). */
   private recount(node: NodeLedger): void {
     node.gpus = node.inventory.gpus.map(() => emptyUsage());
-    for (const alloc of node.pods.values()) applyTakes(node, alloc.takes, +1);
+    node.cpuMilli = 0;
+    for (const alloc of node.pods.values()) applyAlloc(node, alloc, +1);
     node.generation++;
     this.generation++;
   }
@@ -182,26 +190,32 @@ export function nodeWithout(node: NodeLedger, uids: ReadonlySet<string>): NodeLe
     inventory: node.inventory,
     gpus: node.inventory.gpus.map(() => emptyUsage()),
     pods: new Map(),
+    cpuMilli: 0,
     generation: -1,
   };
   for (const [uid, alloc] of node.pods) {
     if (uids.has(uid)) continue;
     copy.pods.set(uid, alloc);
-    applyTakes(copy, alloc.takes, +1);
+    applyAlloc(copy, alloc, +1);
   }
   return copy;
 }
 
 /** A read-only view of a node under another inventory (full-Node requests): same pods, recounted. */
 export function nodeWithInventory(node: NodeLedger | undefined, inventory: NodeInventory): NodeLedger {
-  const view: NodeLedger = { name: inventory.name, inventory, gpus: inventory.gpus.map(() => emptyUsage()), pods: new Map(), generation: -1 };
+  const view: NodeLedger = { name: inventory.name, inventory, gpus: inventory.gpus.map(() => emptyUsage()), pods: new Map(), cpuMilli: 0, generation: -1 };
   if (node) {
     for (const [uid, alloc] of node.pods) {
       view.pods.set(uid, alloc);
-      applyTakes(view, alloc.takes, +1);
+      applyAlloc(view, alloc, +1);
     }
   }
   return view;
+}
+
+function applyAlloc(node: NodeLedger, alloc: PodAllocation, sign: 1 | -1): void {
+  node.cpuMilli += sign * (alloc.cpuMilli ?? 0);
+  applyTakes(node, alloc.takes, sign);
 }
 
 function applyTakes(node: NodeLedger, takes: readonly GpuTake[], sign: 1 | -1): void {

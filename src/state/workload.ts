@@ -11,6 +11,8 @@ export interface Shape {
   threadMilli: number;
   /** GPUs the pod spans (>1: whole GPUs). */
   gpus: number;
+  /** CPU request (milli); 0 when unknown. A node with less CPU left cannot take the shape. */
+  cpuMilli?: number;
   /** Probability among the typical shapes (Σ = 1). */
   p: number;
 }
@@ -22,7 +24,7 @@ export interface WorkloadOptions {
   maxShapes: number;
   /** Keep the most frequent shapes until they cover this share of pods (FGD uses 0.95). */
   coverage: number;
-  /** Refresh the distribution every this many observed pods (always while fewer were seen). */
+  /** Refresh the distribution at least every this many observed pods (always while fewer were seen). */
   refreshEvery: number;
 }
 
@@ -42,7 +44,7 @@ export class WorkloadModel {
   }
 
   /** Records one pod's shape from the takes it got (or would get). */
-  observe(takes: readonly GpuTake[], weight = 1): void {
+  observe(takes: readonly GpuTake[], cpuMilli = 0, weight = 1): void {
     if (takes.length === 0) return;
     let mem = 0;
     let thr = 0;
@@ -50,13 +52,14 @@ export class WorkloadModel {
       mem = Math.max(mem, t.memoryBytes);
       thr = Math.max(thr, t.threadMilli);
     }
-    this.observeShape({ memoryBytes: mem, threadMilli: thr, gpus: takes.length }, weight);
+    this.observeShape({ memoryBytes: mem, threadMilli: thr, gpus: takes.length, cpuMilli }, weight);
   }
 
   observeShape(shape: Omit<Shape, 'p'>, weight = 1): void {
     // Round memory to MiB so near-identical shapes pool together.
-    const s = { memoryBytes: Math.round(shape.memoryBytes / MiB) * MiB, threadMilli: Math.round(shape.threadMilli), gpus: shape.gpus };
-    const key = `${s.memoryBytes}/${s.threadMilli}/${s.gpus}`;
+    // CPU pools to 100 m (rounded up: a shape must not look smaller than the pods it stands for).
+    const s = { memoryBytes: Math.round(shape.memoryBytes / MiB) * MiB, threadMilli: Math.round(shape.threadMilli), gpus: shape.gpus, cpuMilli: Math.ceil((shape.cpuMilli ?? 0) / 100) * 100 };
+    const key = `${s.memoryBytes}/${s.threadMilli}/${s.gpus}/${s.cpuMilli}`;
     const e = this.counts.get(key);
     if (e) e.n += weight;
     else {
@@ -66,7 +69,8 @@ export class WorkloadModel {
     this.total += weight;
     // Recompute the distribution at most every `refreshEvery` pods once it is established: a new
     // distribution invalidates every node's memoised scores, and one pod barely moves it.
-    if (++this.sinceRefresh >= this.options.refreshEvery || this.total <= this.options.refreshEvery) this.cached = null;
+    // The interval grows with what was seen (1/8 of it): an established distribution moves slowly.
+    if (++this.sinceRefresh >= Math.max(this.options.refreshEvery, this.total / 8) || this.total <= this.options.refreshEvery) this.cached = null;
   }
 
   private evictRarest(): void {

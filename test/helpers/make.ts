@@ -33,6 +33,7 @@ export function node(spec: NodeSpec): NodeInventory {
   return {
     name: spec.name,
     model: 'test-gpu',
+    cpuMilli: 0,
     mode,
     migStrategy: spec.mig ? 'mixed' : 'none',
     gpus: Array.from({ length: gpus }, (_, index) => ({
@@ -105,6 +106,7 @@ export function pod(clients: GpuClient[], extra: Partial<PodDemand> = {}): PodDe
     declaredThreadMilli: null,
     isolation: 'shared',
     tier: null,
+    cpuMilli: 0,
     nodeName: null,
     assignedGpus: null,
     errors: [],

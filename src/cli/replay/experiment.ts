@@ -11,7 +11,7 @@ import { traceNodeInventory, tracePodDemand, type TraceNode, type TracePod, MILL
 import type { GpuTake, PodDemand } from '../../model/types.js';
 import { bestFitScore, dotProdScore, gpuPackingScore, lowestGpu, tightestGpu, type NodeResources, type PodResources } from '../../prioritize/baselines.js';
 import { fragmentationChooser } from '../../prioritize/chooser.js';
-import { scoreNode } from '../../prioritize/policy.js';
+import { scoreCpuPod, scoreNode } from '../../prioritize/policy.js';
 import { Ledger, type NodeLedger } from '../../state/ledger.js';
 import { WorkloadModel } from '../../state/workload.js';
 import { nodeTraceFrag, traceShapes, type TraceShape } from './frag.js';
@@ -133,7 +133,7 @@ export function runExperiment(nodes: readonly TraceNode[], tracePods: readonly T
     const key = demandShapeKey(demand);
     const shareKey = `${key}|${p.cpuMilli}`;
     // The production policy learns only from pods it has been asked about so far.
-    if (demand.managed) workload.observeShape({ memoryBytes: p.gpuMilli * MILLI_BYTES, threadMilli: p.gpuMilli, gpus: p.numGpu });
+    if (demand.managed) workload.observeShape({ memoryBytes: p.gpuMilli * MILLI_BYTES, threadMilli: p.gpuMilli, gpus: p.numGpu, cpuMilli: p.cpuMilli });
     const prodShapes = workload.shapes();
 
     feasible.length = 0;
@@ -167,9 +167,10 @@ export function runExperiment(nodes: readonly TraceNode[], tracePods: readonly T
         const fit = fitPod(demand, chosen.ledger, placementOptions(chosenGpu));
         if (!fit.fits) throw new Error(`internal: ${p.name} was feasible on ${chosen.ledger.name} but does not fit`);
         takes = fit.takes;
-        ledger.put({ uid: demand.uid, namespace: 'trace', name: p.name, node: chosen.ledger.name, takes, state: 'bound', expiresAt: Infinity });
         allocated += res.gpuMilliTotal;
       }
+      // Every pod's CPU is in the ledger too (the live extender sees all pods on GPU nodes).
+      ledger.put({ uid: demand.uid, namespace: 'trace', name: p.name, node: chosen.ledger.name, takes, cpuMilli: p.cpuMilli, cpuOnly: !demand.managed, state: 'bound', expiresAt: Infinity });
       chosen.cpuFree -= p.cpuMilli;
       chosen.memFree -= p.memoryMiB;
       chosen.scoreGen = -1;
@@ -202,10 +203,8 @@ export function runExperiment(nodes: readonly TraceNode[], tracePods: readonly T
         if (!fit.fits) return { score: -Infinity, gpu: -1 };
         takes = fit.takes;
       } else if (policy === 'gpu-ledger') {
-        // CPU-only pods never reach the extender: kube-scheduler's NodeResourcesFit places them.
-        // The replay models it with MostAllocated scoring (least CPU left), the setting we
-        // recommend next to gpu-ledger so CPU pods do not spread over every GPU node.
-        return { score: -(s.cpuFree - p.cpuMilli) / s.cpuCap, gpu: -1 };
+        // CPU-only pods: the extender's prioritize-cpu verb (how little their CPU strands GPUs).
+        return { score: scoreCpuPod(demand, s.ledger, { tiers, shapes: shapeSet as ReturnType<WorkloadModel['shapes']> }).score, gpu: -1 };
       }
       const fit = { takes };
       switch (policy) {
@@ -221,7 +220,8 @@ export function runExperiment(nodes: readonly TraceNode[], tracePods: readonly T
           // Score the placement the production chooser would make on this node.
           const own = fitPod(demand, s.ledger, { chooser: productionChooser });
           if (!own.fits) return { score: -Infinity, gpu: -1 };
-          return { score: scoreNode(demand, s.ledger, own.takes, weights, { tiers, shapes: shapeSet as ReturnType<WorkloadModel['shapes']> }).raw, gpu: -1 };
+          // Ranked by the score kube-scheduler receives (0..10); equal scores go by the tie order.
+          return { score: scoreNode(demand, s.ledger, own.takes, weights, { tiers, shapes: shapeSet as ReturnType<WorkloadModel['shapes']> }).score, gpu: -1 };
         }
         default:
           return { score: 0, gpu: -1 };
