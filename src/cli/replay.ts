@@ -1,11 +1,14 @@
 // `gpu-ledger replay --nodes <csv> --pods <csv> [--policy a,b] [--seeds 42..51] [--json] [--plot f.svg]`
 
 import { readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { parseTraceNodes, parseTracePods } from '../model/trace.js';
+import { Worker } from 'node:worker_threads';
+import { parseTraceNodes, parseTracePods, type TraceNode, type TracePod } from '../model/trace.js';
 import { UsageError } from './explain.js';
-import { POLICIES, runExperiment, type Policy } from './replay/experiment.js';
-import { traceShapes } from './replay/frag.js';
+import { POLICIES, runExperiment, type Policy, type RunResult } from './replay/experiment.js';
+import { traceShapes, type TraceShape } from './replay/frag.js';
 import { renderSvg, renderTable, summarize, type PolicyReport } from './replay/report.js';
 
 export const REPLAY_USAGE = `usage: gpu-ledger replay --nodes <node csv> --pods <pod csv> [--policy <name>[,<name>...]] [--seeds 42..51] [--json] [--plot <file.svg>]
@@ -23,7 +26,41 @@ export function parseSeeds(text: string): number[] {
   return list.map(Number);
 }
 
-export async function replay(nodesFile: string, podsFile: string, policies: Policy[], seeds: number[]): Promise<PolicyReport[]> {
+/**
+ * Runs every (policy, seed) pair: on worker threads (one per core, at most one per run) when the
+ * compiled worker exists, else in this thread (tests run from the TypeScript sources).
+ */
+export async function runAll(nodes: TraceNode[], pods: TracePod[], shapes: TraceShape[], jobs: readonly { policy: Policy; seed: number }[], workers = availableParallelism()): Promise<RunResult[]> {
+  const workerUrl = new URL('./replay/worker.js', import.meta.url);
+  const n = Math.min(workers, jobs.length);
+  if (n <= 1 || !existsSync(workerUrl)) return jobs.map((j) => runExperiment(nodes, pods, j.policy, j.seed, { shapes }));
+  const results: RunResult[] = new Array(jobs.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: n }, () => {
+      const w = new Worker(workerUrl, { workerData: { nodes, pods, shapes } });
+      return new Promise<void>((resolve, reject) => {
+        const feed = () => {
+          if (next >= jobs.length) {
+            void w.terminate().then(() => resolve());
+            return;
+          }
+          const id = next++;
+          w.postMessage({ id, ...jobs[id] });
+        };
+        w.on('message', (m: { id: number; result: RunResult }) => {
+          results[m.id] = m.result;
+          feed();
+        });
+        w.on('error', reject);
+        feed();
+      });
+    }),
+  );
+  return results;
+}
+
+export async function replay(nodesFile: string, podsFile: string, policies: Policy[], seeds: number[], workers?: number): Promise<PolicyReport[]> {
   const read = async (f: string) => {
     try {
       return await readFile(f, 'utf8');
@@ -34,7 +71,9 @@ export async function replay(nodesFile: string, podsFile: string, policies: Poli
   const nodes = parseTraceNodes(await read(nodesFile), nodesFile).filter((n) => n.gpus > 0);
   const pods = parseTracePods(await read(podsFile), podsFile);
   const shapes = traceShapes(pods);
-  return policies.map((policy) => summarize(seeds.map((seed) => runExperiment(nodes, pods, policy, seed, { shapes }))));
+  const jobs = policies.flatMap((policy) => seeds.map((seed) => ({ policy, seed })));
+  const results = await runAll(nodes, pods, shapes, jobs, workers);
+  return policies.map((policy) => summarize(results.filter((r) => r.policy === policy)));
 }
 
 export async function runReplay(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {

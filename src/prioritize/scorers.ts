@@ -101,7 +101,12 @@ export function nodeFragmentation(node: NodeLedger, free: readonly GpuFree[], sh
   if (inv.mode === 'mig' || free.length === 0) return 0;
   const memoryKnown = inv.gpus.some((g) => g.memoryBytes > 0);
   let idle = 0;
-  for (const g of free) idle += g.blocked ? 0 : g.fraction;
+  let idleGpus = 0;
+  for (const g of free) {
+    if (g.blocked) continue;
+    idle += g.fraction;
+    if (g.idle) idleGpus++;
+  }
   if (idle <= 0) return 0;
   let total = 0;
   for (const m of shapes) {
@@ -109,8 +114,6 @@ export function nodeFragmentation(node: NodeLedger, free: readonly GpuFree[], sh
     if ((m.cpuMilli ?? 0) > cpuFree) f = idle;
     else if (m.gpus > 1 || m.threadMilli >= 1000) {
       // Whole-GPU shapes need idle GPUs.
-      let idleGpus = 0;
-      for (const g of free) if (g.idle && !g.blocked) idleGpus++;
       f = idleGpus >= m.gpus ? idle - idleGpus : idle;
     } else {
       let fits = false;

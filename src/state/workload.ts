@@ -69,8 +69,8 @@ export class WorkloadModel {
     this.total += weight;
     // Recompute the distribution at most every `refreshEvery` pods once it is established: a new
     // distribution invalidates every node's memoised scores, and one pod barely moves it.
-    // The interval grows with what was seen (1/8 of it): an established distribution moves slowly.
-    if (++this.sinceRefresh >= Math.max(this.options.refreshEvery, this.total / 8) || this.total <= this.options.refreshEvery) this.cached = null;
+    // The interval grows with what was seen (1/4 of it): an established distribution moves slowly.
+    if (++this.sinceRefresh >= Math.max(this.options.refreshEvery, this.total / 4) || this.total <= this.options.refreshEvery) this.cached = null;
   }
 
   private evictRarest(): void {

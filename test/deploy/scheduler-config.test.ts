@@ -41,9 +41,15 @@ describe('scheduler-config files', () => {
     it(`${label}: passes kube-scheduler's validation rules`, () => {
       expect(validateKubeSchedulerConfiguration(asRec(doc))).toEqual([]);
     });
-    it(`${label}: one extender, gpu-ledger's: filter + prioritize + bind, node cache, not ignorable`, () => {
+    it(`${label}: gpu-ledger's extender first: filter + prioritize + bind, node cache, not ignorable`, () => {
       const exts = asList(asRec(doc).extenders).map(asRec);
-      expect(exts).toHaveLength(1);
+      // The default-scheduler variant adds the prioritize-only entry for pods without GPUs.
+      expect(exts).toHaveLength(file.endsWith('default-scheduler.yaml') ? 2 : 1);
+      for (const cpu of exts.slice(1)) {
+        expect(cpu).toMatchObject({ urlPrefix: exts[0].urlPrefix, prioritizeVerb: 'prioritize-cpu', nodeCacheCapable: true, ignorable: true });
+        expect(cpu.weight as number).toBeGreaterThan(0);
+        for (const k of ['filterVerb', 'bindVerb', 'preemptVerb', 'managedResources']) expect(cpu[k], k).toBeUndefined();
+      }
       const ext = exts[0];
       expect(ext).toMatchObject({ filterVerb: 'filter', prioritizeVerb: 'prioritize', bindVerb: 'bind', nodeCacheCapable: true, ignorable: false });
       expect(ext.weight).toBeTypeOf('number');
@@ -125,7 +131,7 @@ describe('scheduler-config files', () => {
     delete ext.tlsConfig;
     expect(withoutTls).toEqual(plain);
     const dflt = load('default-scheduler.yaml');
-    expect(dflt.extenders).toEqual(plain.extenders);
+    expect(asList(dflt.extenders)[0]).toEqual(asList(plain.extenders)[0]);
     expect(asList(dflt.profiles).map((p) => asRec(p).schedulerName)).toEqual(['default-scheduler']);
     expect(asRec(dflt.leaderElection).resourceName).toBeUndefined();
   });
