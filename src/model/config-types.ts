@@ -61,7 +61,7 @@ export function defaultConfig(): LedgerConfig {
     tiers: DEFAULT_TIERS.map((t) => ({ ...t })),
     pools: [],
     defaults: { reservedMemoryBytes: 0, computeOvercommit: 1, mpsMaxClients: 48, placement: 'distributed' },
-    scoring: { weights: { tierFit: 1, fragmentation: 2, binpack: 1 } },
+    scoring: { weights: { tierFit: 1, fragmentation: 2, binpack: 0 } },
     preemption: false,
   };
 }

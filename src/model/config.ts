@@ -19,7 +19,7 @@
 //     sharing: mps             # only when labels do not say
 //     replicas: 10             # only when labels/capacity do not say
 //     mpsDaemonLimits: false
-// scoring: {weights: {tierFit: 1, fragmentation: 2, binpack: 1}}
+// scoring: {weights: {tierFit: 1, fragmentation: 2, binpack: 0}}
 // preemption: false
 // server: {host: 127.0.0.1, port: 8888, maxBody: 64mb, reservationTtl: 120s, resyncPeriod: 5m, logLevel: info}
 // ```

@@ -65,7 +65,9 @@ export function tierFit(demand: PodDemand, node: NodeLedger, takes: readonly Gpu
       slice = Math.max(slice, inv.gpus[t.gpu]?.memoryBytes ?? 0);
     }
   }
-  if (mem > 0 && slice > 0) signals.push(Math.min(1, mem / slice));
+  // A slice smaller than the pod's declared memory (possible only where the MPS daemon caps the
+  // pod below its own limit, which explain warns about) is the worst fit, not a perfect one.
+  if (mem > 0 && slice > 0) signals.push(mem <= slice ? mem / slice : 0);
   if (signals.length === 0) return null;
   return signals.reduce((a, b) => a + b, 0) / signals.length;
 }
