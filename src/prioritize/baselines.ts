@@ -20,6 +20,9 @@ export interface PodResources {
   memoryMiB: number;
   /** GPU milli the pod takes in all (num_gpu × gpu_milli). */
   gpuMilliTotal: number;
+  /** GPUs the pod spans and its share of each (milli). */
+  numGpu: number;
+  gpuMilli: number;
 }
 
 /** The paper normalises by the largest node: 128 CPUs and 8 GPUs. */
@@ -46,16 +49,32 @@ export function dotProdScore(node: NodeLedger, _takes: readonly GpuTake[], res: 
 }
 
 /**
- * GpuPacking: put share pods on GPUs that are already partly used, whole-GPU pods on nodes with
- * the fewest idle GPUs left; ties by best fit.
+ * GpuPacking, as the paper's simulator scores it (0..100, integer; ties go by node order):
+ * pods that can go on partly used GPUs score 50..100 (less free share on the GPUs used = higher),
+ * pods that need idle GPUs of a used node 33..50 (fewer idle GPUs taken = higher), an idle node
+ * 0..33 (fewer GPUs = higher). CPU-only pods score 0 everywhere.
  */
-export function gpuPackingScore(node: NodeLedger, takes: readonly GpuTake[], res: NodeResources, pod: PodResources): number {
-  const before = gpuFree(node);
-  let shared = 0;
-  for (const t of takes) if (!before[t.gpu].idle) shared++;
-  let idleAfter = 0;
-  for (const g of gpuFree(node, takes)) if (g.idle) idleAfter++;
-  return shared * 10 - idleAfter + bestFitScore(node, takes, res, pod) / 10;
+export function gpuPackingScore(node: NodeLedger, _takes: readonly GpuTake[], _res: NodeResources, pod: PodResources): number {
+  if (pod.numGpu <= 0) return 0;
+  const free = gpuFree(node);
+  let idle = 0;
+  for (const g of free) if (g.idle) idle++;
+  if (idle === free.length) return Math.max(Math.trunc(100 / 3) - idle, idle);
+  const order = free.map((g, i) => i).sort((a, b) => free[a].threadMilli - free[b].threadMilli);
+  let need = pod.numGpu;
+  let idleUsed = 0;
+  let freePctOnUsed = 0;
+  for (const i of order) {
+    if (need === 0) break;
+    if (pod.gpuMilli <= free[i].threadMilli) {
+      need--;
+      if (free[i].idle) idleUsed++;
+      freePctOnUsed += Math.trunc((free[i].threadMilli * 100) / 1000);
+    }
+  }
+  if (need > 0) return -Infinity;
+  if (idleUsed > 0) return Math.max(50 - idleUsed, Math.trunc(100 / 3));
+  return Math.max(100 - Math.trunc(freePctOnUsed / 10), 50);
 }
 
 /** The paper's GPU choice for share pods under BestFit/packing: the tightest GPU that fits. */

@@ -75,3 +75,20 @@ describe('gpu-ledger CLI', () => {
     expect(log).toContain('shutting down');
   });
 });
+
+describe('gpu-ledger replay as a process (worker threads)', () => {
+  it('gives the same report as the in-process replay', async () => {
+    if (!existsSync('dist/src/cli/replay/worker.js')) throw new Error('dist is missing: npm install (prepare) or npm run build builds it');
+    const args = ['--nodes', 'test/fixtures/trace/nodes.csv', '--pods', 'test/fixtures/trace/pods.csv', '--policy', 'fgd,gpu-ledger', '--seeds', '1..6', '--json'];
+    const child = spawn(process.execPath, ['bin/gpu-ledger.js', 'replay', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    const c = capture();
+    await main(['replay', ...args]);
+    c.restore();
+    expect(JSON.parse(out)).toEqual(JSON.parse(c.out()));
+    expect((JSON.parse(out) as { policies: unknown[] }).policies).toHaveLength(2);
+  });
+});

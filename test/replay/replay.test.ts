@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runReplay, parseSeeds } from '../../src/cli/replay.js';
+import { runAll, runReplay, parseSeeds } from '../../src/cli/replay.js';
+import { gpuPackingScore } from '../../src/prioritize/baselines.js';
 import { podGpuMilli, prng, runExperiment, workloadFor } from '../../src/cli/replay/experiment.js';
 import { nodeTraceFrag, traceShapes } from '../../src/cli/replay/frag.js';
 import { bucket } from '../../src/cli/replay/report.js';
@@ -152,5 +153,55 @@ describe('gpu-ledger replay CLI', () => {
 
   it('rejects unknown policies with a clear message', async () => {
     await expect(runReplay(['--nodes', 'a', '--pods', 'b', '--policy', 'magic'])).rejects.toThrow('--policy "magic" is not one of');
+  });
+});
+
+describe('GpuPacking baseline (the simulator\'s integer score, hand-computed)', () => {
+  const setup = (gpus: number, used: number[]) => {
+    const ledger = new Ledger();
+    const node = ledger.setNode(traceNodeInventory({ name: 'n', cpuMilli: 64000, memoryMiB: 1, gpus, model: 'T4' }));
+    used.forEach((milli, gpu) => {
+      if (milli <= 0) return;
+      const d = tracePodDemand({ name: `u${gpu}`, cpuMilli: 0, memoryMiB: 0, numGpu: 1, gpuMilli: milli, gpuSpec: [] }, `u${gpu}`);
+      const f = fitPod(d, node, { pinned: [gpu] });
+      if (!f.fits) throw new Error('fits');
+      ledger.put({ uid: `u${gpu}`, namespace: 't', name: `u${gpu}`, node: 'n', takes: f.takes, state: 'bound', expiresAt: Infinity });
+    });
+    return node;
+  };
+  const res = { cpuFree: 64000, memFree: 1, cpuCap: 64000, model: 'T4' };
+  const pod = (numGpu: number, gpuMilli: number) => ({ cpuMilli: 0, memoryMiB: 0, gpuMilliTotal: numGpu * gpuMilli, numGpu, gpuMilli });
+
+  it('an idle node: max(33 − GPUs, GPUs)', () => {
+    expect(gpuPackingScore(setup(8, []), [], res, pod(1, 500))).toBe(25);
+    expect(gpuPackingScore(setup(2, []), [], res, pod(1, 500))).toBe(31);
+  });
+  it('a share pod that fits a used GPU: 100 − (free % on it)/10, at least 50', () => {
+    // GPU0 holds 700 (30 % free), GPU1 idle: the 200-milli pod goes on GPU0 → 100 − 3 = 97.
+    expect(gpuPackingScore(setup(2, [700, 0]), [], res, pod(1, 200))).toBe(97);
+  });
+  it('a pod that needs idle GPUs of a used node: 50 − idle GPUs taken, at least 33', () => {
+    expect(gpuPackingScore(setup(4, [700, 0, 0, 0]), [], res, pod(2, 1000))).toBe(48);
+    expect(gpuPackingScore(setup(4, [700, 0, 0, 0]), [], res, pod(1, 500))).toBe(49);
+  });
+  it('CPU-only pods score 0; a pod that does not fit scores −∞', () => {
+    expect(gpuPackingScore(setup(2, [700, 0]), [], res, pod(0, 0))).toBe(0);
+    expect(gpuPackingScore(setup(2, [700, 900]), [], res, pod(1, 500))).toBe(-Infinity);
+  });
+});
+
+describe('runAll', () => {
+  it('gives the same runs as calling runExperiment directly, in job order', async () => {
+    const nodes = parseTraceNodes(nodesCsv, 'nodes.csv').filter((n) => n.gpus > 0);
+    const pods = parseTracePods(podsCsv, 'pods.csv');
+    const shapes = traceShapes(pods);
+    const jobs = [
+      { policy: 'fgd' as const, seed: 1 },
+      { policy: 'gpu-ledger' as const, seed: 2 },
+      { policy: 'random' as const, seed: 3 },
+    ];
+    const runs = await runAll(nodes, pods, shapes, jobs, 2);
+    expect(runs.map((r) => [r.policy, r.seed])).toEqual(jobs.map((j) => [j.policy, j.seed]));
+    for (const [i, j] of jobs.entries()) expect(runs[i]).toEqual(runExperiment(nodes, pods, j.policy, j.seed, { shapes }));
   });
 });

@@ -128,7 +128,7 @@ export function runExperiment(nodes: readonly TraceNode[], tracePods: readonly T
 
   pods.forEach((p, podIndex) => {
     const demand = tracePodDemand(p, `p${podIndex}`);
-    const res: PodResources = { cpuMilli: p.cpuMilli, memoryMiB: p.memoryMiB, gpuMilliTotal: podGpuMilli(p) };
+    const res: PodResources = { cpuMilli: p.cpuMilli, memoryMiB: p.memoryMiB, gpuMilliTotal: podGpuMilli(p), numGpu: p.numGpu, gpuMilli: p.gpuMilli };
     arrived += res.gpuMilliTotal;
     const key = demandShapeKey(demand);
     const shareKey = `${key}|${p.cpuMilli}`;
@@ -264,6 +264,8 @@ export function runExperiment(nodes: readonly TraceNode[], tracePods: readonly T
       case 'gpu-packing':
         return { chooser: tightestGpu as GpuChooser };
       case 'random':
+        // The simulator's random GPU selection: any GPU that fits, uniformly.
+        return { chooser: ((_n, candidates) => candidates[Math.floor(rand() * candidates.length)]) as GpuChooser };
       case 'dotprod':
         return { chooser: lowestGpu as GpuChooser };
       case 'gpu-ledger':
