@@ -64,13 +64,15 @@ export function handleFilter(ctx: ExtenderContext, args: ExtenderArgs): Extender
       else failed.set(name, fit.reasons);
     }
   }
+  const byCode = new Map<string, number>();
   for (const [name, reasons] of failed) {
     const r = reasons[0];
-    ctx.metrics.rejections.inc({ reason: r.code });
-    const text = eventText(r);
+    byCode.set(r.code, (byCode.get(r.code) ?? 0) + 1);
+    const text = reasonText(r);
     if (ctx.preemption && reasons.every((x) => x.resolvable)) reply.FailedNodes[name] = text;
     else reply.FailedAndUnresolvableNodes[name] = text;
   }
+  for (const [reason, n] of byCode) ctx.metrics.rejections.inc({ reason }, n);
   ctx.metrics.filterResults.inc({ result: 'passed' }, passed.length);
   ctx.metrics.filterResults.inc({ result: 'failed' }, failed.size);
   if (args.NodeNames) reply.NodeNames = passed;
@@ -83,6 +85,17 @@ export function handleFilter(ctx: ExtenderContext, args: ExtenderArgs): Extender
   }
   ctx.logger.info({ verb: 'filter', pod: podLabel(demand), uid: demand.uid, managed: demand.managed, candidates: names.length, passed: passed.length, failed: failed.size }, 'filter');
   return reply;
+}
+
+/** eventText per reason object: fit answers are memoised per node, so the same reasons recur. */
+const reasonTexts = new WeakMap<Reason, string>();
+function reasonText(r: Reason): string {
+  let t = reasonTexts.get(r);
+  if (t === undefined) {
+    t = eventText(r);
+    reasonTexts.set(r, t);
+  }
+  return t;
 }
 
 export function handlePrioritize(ctx: ExtenderContext, args: ExtenderArgs): HostPriority[] {

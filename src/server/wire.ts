@@ -98,7 +98,13 @@ export function decodeExtenderArgs(body: unknown): ExtenderArgs {
   let nodes: { items: Record<string, unknown>[] } | null = null;
   if (body.NodeNames !== undefined && body.NodeNames !== null) {
     if (!Array.isArray(body.NodeNames)) throw new WireError(`NodeNames must be an array of strings or null, got ${describe(body.NodeNames)}`);
-    names = body.NodeNames.map((n, i) => name(n, `NodeNames[${i}]`));
+    const list = body.NodeNames as unknown[];
+    // The common case checked inline; the field name is built only for an error.
+    for (let i = 0; i < list.length; i++) {
+      const n = list[i];
+      if (typeof n !== 'string' || n.length === 0 || n.length > MAX_NAME) name(n, `NodeNames[${i}]`);
+    }
+    names = list as string[];
   }
   if (body.Nodes !== undefined && body.Nodes !== null) {
     if (!isRec(body.Nodes)) throw new WireError(`Nodes must be a NodeList or null, got ${describe(body.Nodes)}`);
