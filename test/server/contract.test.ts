@@ -149,6 +149,14 @@ describe('seed scenarios over HTTP (demo cluster)', () => {
     expect((r.FailedAndUnresolvableNodes as Record<string, string>)['ghost-7']).toBe('node unknown to gpu-ledger');
   });
 
+  it('replies are UTF-8 whatever the characters (the ASCII fast path must not mangle others)', async () => {
+    const names = ['ghost-9', 'nœud-ü-7', 'ノード'];
+    const { r } = await filter(pod('small-mps.yaml'), names);
+    const failed = r.FailedAndUnresolvableNodes as Record<string, string>;
+    expect(Object.keys(failed).sort()).toEqual([...names].sort());
+    expect(failed['ノード']).toBe('node unknown to gpu-ledger');
+  });
+
   it('T4: an exclusive job is rejected while notebook-a runs', async () => {
     const { r } = await filter(pod('t4-exclusive.yaml'));
     expect((r.FailedAndUnresolvableNodes as Record<string, string>)['t4-01']).toBe('gpu-ledger: exclusive pod needs an idle GPU');
