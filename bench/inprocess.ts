@@ -3,6 +3,9 @@
 // fit answers are memoised); "first-seen" asks about a new pod UID of a new shape every call,
 // so the demand is parsed and every node's fit is computed from scratch.
 
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { defaultConfig } from '../src/model/config-types.js';
 import { filterNodes } from '../src/filter/filter-nodes.js';
@@ -75,4 +78,37 @@ export async function benchInProcess(sizes: readonly number[], options: { timeMs
     }
   }
   return rows;
+}
+
+/**
+ * Each cluster size in a fresh process (`node inprocess.js <nodes> <timeMs> <podsPerNode>` prints
+ * the rows as JSON): a server holds one cluster, and the garbage of smaller clusters measured
+ * earlier in the same heap would slow the larger ones down (GC, CPU cache).
+ */
+export function benchInProcessIsolated(sizes: readonly number[], options: { timeMs: number; podsPerNode: number }): Promise<InProcessRow[]> {
+  const self = fileURLToPath(import.meta.url);
+  return sizes.reduce<Promise<InProcessRow[]>>(
+    (acc, n) =>
+      acc.then(
+        (rows) =>
+          new Promise((resolve, reject) => {
+            const child = spawn(process.execPath, [self, String(n), String(options.timeMs), String(options.podsPerNode)], { stdio: ['ignore', 'pipe', 'inherit'] });
+            let out = '';
+            child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+            child.on('error', reject);
+            child.on('exit', (code) => (code === 0 ? resolve([...rows, ...(JSON.parse(out) as InProcessRow[])]) : reject(new Error(`in-process bench for ${n} nodes exited ${code}`))));
+          }),
+      ),
+    Promise.resolve([]),
+  );
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const [nodes, timeMs, podsPerNode] = process.argv.slice(2).map(Number);
+  benchInProcess([nodes], { timeMs, podsPerNode })
+    .then((rows) => process.stdout.write(JSON.stringify(rows) + '\n'))
+    .catch((err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    });
 }

@@ -7,7 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchInProcess, type InProcessRow } from './inprocess.js';
+import { benchInProcessIsolated, type InProcessRow } from './inprocess.js';
 import { generateCluster, probePod } from './cluster-gen.js';
 import type { LoadResult } from './loadgen.js';
 import type { MemoryRow } from './memory.js';
@@ -206,7 +206,7 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(os.tmpdir(), 'gpu-ledger-bench-'));
   try {
     process.stderr.write('in-process…\n');
-    const inproc = await benchInProcess(quick ? [100, 1000, 5000] : [100, 1000, 5000, 15000], { timeMs: quick ? 400 : 2000, podsPerNode: 10 });
+    const inproc = await benchInProcessIsolated(quick ? [100, 1000, 5000] : [100, 1000, 5000, 15000], { timeMs: quick ? 400 : 2000, podsPerNode: 10 });
     process.stderr.write('http…\n');
     const http = await benchHttp(quick ? [5000] : [1000, 5000], quick ? [100, 1000, 5000] : [100, 500, 1000, 5000], quick ? [100] : [100, 1000], quick ? 1500 : 5000, tmp);
     process.stderr.write('memory…\n');

@@ -36,11 +36,15 @@ const MAX_SHAPES_PER_NODE = 64;
 export function fitPodCached(demand: PodDemand, node: NodeLedger, options: FitOptions = {}, key: string = demandShapeKey(demand)): FitResult {
   if (options.chooser || options.pinned || options.force || node.generation < 0) return fitPod(demand, node, options);
   const memo = memoOf(node);
+  // Same key string as last time (one pod asked about across all nodes): no Map lookup at all.
+  if (memo.lastKey === key) return memo.lastFit as FitResult;
   let r = memo.fits.get(key) as FitResult | undefined;
   if (r === undefined) {
     r = fitPod(demand, node, options);
     if (memo.fits.size >= MAX_SHAPES_PER_NODE) memo.fits.clear();
     memo.fits.set(key, r);
   }
+  memo.lastKey = key;
+  memo.lastFit = r;
   return r;
 }

@@ -51,6 +51,9 @@ export interface NodeLedger {
 export interface NodeMemo {
   generation: number;
   fits: Map<string, unknown>;
+  /** The last shape asked about and its answer: kube-scheduler asks about one pod at a time. */
+  lastKey?: string;
+  lastFit?: unknown;
   /** Scores per demand shape, for one workload distribution (by identity). */
   scores?: { shapes: readonly unknown[]; byShape: Map<string, unknown> };
   /** Fragmentation of the node before a placement, for one workload distribution (by identity). */
