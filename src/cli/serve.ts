@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { loadConfigFile } from '../model/config.js';
 import { defaultConfig, type LedgerConfig } from '../model/config-types.js';
-import { createApp } from '../server/app.js';
+import { createHandler } from '../server/app.js';
 import { createMetrics } from '../server/metrics.js';
 import { ClusterState } from '../state/cluster-state.js';
 import type { Binder, BindRequest } from '../state/sink.js';
@@ -155,7 +155,7 @@ export async function startServer(opts: ServeOptions, logger: Logger = pino({ le
     stopLive = live.stop;
   }
   const metrics = createMetrics(state);
-  const app = createApp({ state, binder, logger, metrics, preemption: opts.preemption, maxBody: opts.maxBody, ready: liveReady });
+  const app = createHandler({ state, binder, logger, metrics, preemption: opts.preemption, maxBody: opts.maxBody, ready: liveReady });
   let server: http.Server;
   let scheme = 'http';
   if (opts.tlsCert && opts.tlsKey) {

@@ -8,9 +8,10 @@ import type { Logger } from 'pino';
 import { explainPod, renderExplanation } from '../explain/explain.js';
 import type { ClusterState } from '../state/cluster-state.js';
 import type { Binder } from '../state/sink.js';
-import { handleBind, handleFilter, handlePreempt, handlePrioritize, handlePrioritizeCpu, type ExtenderContext } from './extender.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ExtenderContext } from './extender.js';
 import type { Metrics } from './metrics.js';
-import { decodeBindingArgs, decodeExtenderArgs, decodePreemptionArgs, WireError } from './wire.js';
+import { verbHandler } from './verbs.js';
 
 export interface AppOptions {
   state: ClusterState;
@@ -35,44 +36,25 @@ class HttpError extends Error {
 
 function sendJson(res: Response, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  // Replies are nearly always ASCII (names, reasons): then the Latin-1 bytes are the UTF-8 bytes,
-  // and encoding a large reply that way is many times faster than Node's UTF-8 path.
-  const ascii = Buffer.byteLength(text, 'utf8') === text.length;
-  res.status(status).type('application/json').send(Buffer.from(text, ascii ? 'latin1' : 'utf8'));
+  res.status(status).type('application/json').send(text);
 }
 
+/**
+ * The server's request listener: the extender verbs on node:http (./verbs.ts), everything else
+ * through express.
+ */
+export function createHandler(opts: AppOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const ctx: ExtenderContext = { state: opts.state, binder: opts.binder, logger: opts.logger, metrics: opts.metrics, preemption: opts.preemption };
+  return verbHandler({ ctx, metrics: opts.metrics, logger: opts.logger, maxBody: opts.maxBody }, createApp(opts));
+}
+
+/** Explain, metrics, health and the 404/error replies (the verbs are in ./verbs.ts). */
 export function createApp(opts: AppOptions): express.Express {
   const { state, logger, metrics } = opts;
-  const ctx: ExtenderContext = { state, binder: opts.binder, logger, metrics, preemption: opts.preemption };
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // kube-scheduler always sends application/json; accept a body whatever its content type for the verbs.
-  const json = express.json({ limit: opts.maxBody, strict: false, type: () => true });
   const text = express.text({ limit: opts.maxBody, type: () => true });
-
-  const verb = <T>(name: string, decode: (b: unknown) => T, handle: (a: T) => unknown | Promise<unknown>) =>
-    async (req: Request, res: Response) => {
-      const end = metrics.duration.startTimer({ verb: name });
-      try {
-        let args: T;
-        try {
-          args = decode(req.body);
-        } catch (err) {
-          if (err instanceof WireError) throw new HttpError(400, err.message);
-          throw err;
-        }
-        sendJson(res, 200, await handle(args));
-      } finally {
-        end();
-      }
-    };
-
-  app.post('/filter', json, verb('filter', decodeExtenderArgs, (a) => handleFilter(ctx, a)));
-  app.post('/prioritize', json, verb('prioritize', decodeExtenderArgs, (a) => handlePrioritize(ctx, a)));
-  app.post('/prioritize-cpu', json, verb('prioritize-cpu', decodeExtenderArgs, (a) => handlePrioritizeCpu(ctx, a)));
-  app.post('/bind', json, verb('bind', decodeBindingArgs, (a) => handleBind(ctx, a)));
-  app.post('/preempt', json, verb('preempt', decodePreemptionArgs, (a) => handlePreempt(ctx, a)));
 
   const explainReply = (req: Request, res: Response, pod: unknown) => {
     const e = explainPod(state.demandOf(pod), state);
