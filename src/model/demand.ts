@@ -4,7 +4,7 @@
 // the GPU is its own MPS client.
 
 import { PREFIX, type DemandError, type GpuClient, type Isolation, type PodDemand, type Tier } from './types.js';
-import { parseMemoryQuantity, parseMpsSize, parseQuantity } from './quantity.js';
+import { parseCpuMilli, parseMemoryQuantity, parseMpsSize } from './quantity.js';
 
 const MEM_LIMIT = 'CUDA_MPS_PINNED_DEVICE_MEM_LIMIT';
 const THREADS = 'CUDA_MPS_ACTIVE_THREAD_PERCENTAGE';
@@ -90,14 +90,7 @@ function readCpu(c: Rec): number {
   const res = rec(c.resources);
   if (!res) return 0;
   const raw = rec(res.requests)?.cpu ?? rec(res.limits)?.cpu;
-  return cpuMilli(raw);
-}
-
-function cpuMilli(raw: unknown): number {
-  const text = typeof raw === 'number' ? String(raw) : raw;
-  if (typeof text !== 'string') return 0;
-  const v = parseQuantity(text);
-  return v === null || v < 0 ? 0 : Math.round(v * 1000);
+  return parseCpuMilli(raw);
 }
 
 function readEnv(c: Rec): Map<string, { value: string | null; from: boolean }> {
@@ -144,7 +137,7 @@ function effectiveCpu(views: ContainerView[], overhead: unknown): number {
       regular += v.cpu;
     }
   }
-  return Math.max(regular, initPeak) + cpuMilli(rec(overhead)?.cpu);
+  return Math.max(regular, initPeak) + parseCpuMilli(rec(overhead)?.cpu);
 }
 
 /** Kubernetes' effective request per resource: max(Σ app + Σ sidecars, max_i(init_i + Σ sidecars before i)). */

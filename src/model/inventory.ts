@@ -4,7 +4,7 @@
 
 import type { LedgerConfig, PoolSettings } from './config-types.js';
 import { matchesSelector } from './config.js';
-import { formatBytes, parseMemoryQuantity, parseQuantity } from './quantity.js';
+import { formatBytes, parseCpuMilli, parseMemoryQuantity, parseQuantity } from './quantity.js';
 import {
   PREFIX,
   type GpuInventory,
@@ -310,15 +310,9 @@ export function parseNodeInventory(node: NodeLike, config: LedgerConfig): NodeIn
     mpsMaxClients,
     tier,
     placement,
-    cpuMilli: cpuMilliOf(res.cpu),
+    // Allocatable (else capacity) CPU; 0 when missing or unusable (CPU is advisory here).
+    cpuMilli: parseCpuMilli(res.cpu),
     labels,
     problems,
   };
-}
-
-/** Allocatable (else capacity) CPU in milli; 0 when missing or unusable (CPU is advisory here). */
-function cpuMilliOf(text: string | undefined): number {
-  if (text === undefined) return 0;
-  const v = parseQuantity(text);
-  return v === null || v < 0 ? 0 : Math.round(v * 1000);
 }

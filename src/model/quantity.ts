@@ -39,6 +39,17 @@ export function parseQuantity(text: string): number | null {
   return Number.isFinite(value) ? value : null;
 }
 
+/**
+ * A CPU quantity ("500m", "2", 1.5) in whole milli-CPUs; 0 when missing or not a non-negative
+ * quantity. CPU is advisory in gpu-ledger (the API server validates it), so this never fails.
+ */
+export function parseCpuMilli(raw: unknown): number {
+  const text = typeof raw === 'number' ? String(raw) : raw;
+  if (typeof text !== 'string') return 0;
+  const v = parseQuantity(text);
+  return v === null || v < 0 ? 0 : Math.round(v * 1000);
+}
+
 /** A memory quantity as whole bytes, or null when it is not a non-negative quantity. */
 export function parseMemoryQuantity(text: string): number | null {
   const v = parseQuantity(text);
