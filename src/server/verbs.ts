@@ -55,8 +55,16 @@ function readBody(req: IncomingMessage, limit: number, limitText: string): Promi
       }
       chunks.push(c);
     });
+    let ended = false;
     req.on('end', () => {
+      ended = true;
       if (!failed) resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    });
+    // A client that goes away mid-body: settle instead of waiting forever.
+    req.on('close', () => {
+      if (ended || failed) return;
+      failed = true;
+      reject(new HttpError(400, 'request body: connection closed before the body was complete'));
     });
     req.on('error', (err) => {
       if (failed) return;

@@ -1,5 +1,6 @@
 // Hundreds of malformed bodies to every verb: no crash, no non-JSON reply, no 5xx, no ledger change.
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/cli/serve.js';
@@ -91,6 +92,27 @@ describe('bad input', () => {
     const polluted = await post(`${s.url}/filter`, '{"__proto__":{"admin":true},"Pod":{"metadata":{"uid":"p"}},"NodeNames":["spark-01"]}', true);
     expect(polluted.status).toBe(200);
     expect(({} as Record<string, unknown>).admin).toBeUndefined();
+  });
+
+  it('a client that disconnects mid-body is settled as a bad request, and the server keeps serving', async () => {
+    const metric = async () => {
+      const text = (await (await fetch(`${s.url}/metrics`)).text()).split('\n').find((l) => l.startsWith('gpu_ledger_bad_requests_total{verb="filter"}'));
+      return text ? Number(text.split(' ').pop()) : 0;
+    };
+    const before = await metric();
+    const { port } = new URL(s.url);
+    await new Promise<void>((resolve, reject) => {
+      const sock = net.connect(Number(port), '127.0.0.1', () => {
+        sock.write('POST /filter HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"Pod":');
+        setTimeout(() => {
+          sock.destroy();
+          resolve();
+        }, 50);
+      });
+      sock.on('error', reject);
+    });
+    for (let i = 0; i < 50 && (await metric()) === before; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await metric()).toBe(before + 1);
   });
 
   it('the server still answers correctly afterwards', async () => {
