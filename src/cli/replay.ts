@@ -60,7 +60,7 @@ export async function runAll(nodes: TraceNode[], pods: TracePod[], shapes: Trace
   return results;
 }
 
-export async function replay(nodesFile: string, podsFile: string, policies: Policy[], seeds: number[], workers?: number): Promise<PolicyReport[]> {
+export async function replay(nodesFile: string, podsFile: string, policies: Policy[], seeds: number[]): Promise<PolicyReport[]> {
   const read = async (f: string) => {
     try {
       return await readFile(f, 'utf8');
@@ -72,7 +72,7 @@ export async function replay(nodesFile: string, podsFile: string, policies: Poli
   const pods = parseTracePods(await read(podsFile), podsFile);
   const shapes = traceShapes(pods);
   const jobs = policies.flatMap((policy) => seeds.map((seed) => ({ policy, seed })));
-  const results = await runAll(nodes, pods, shapes, jobs, workers);
+  const results = await runAll(nodes, pods, shapes, jobs);
   return policies.map((policy) => summarize(results.filter((r) => r.policy === policy)));
 }
 

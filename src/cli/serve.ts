@@ -11,6 +11,7 @@ import { pino, type Logger } from 'pino';
 import { loadConfigFile } from '../model/config.js';
 import { defaultConfig, type LedgerConfig } from '../model/config-types.js';
 import { createHandler } from '../server/app.js';
+import { parseSize } from '../server/verbs.js';
 import { createMetrics } from '../server/metrics.js';
 import { ClusterState } from '../state/cluster-state.js';
 import type { Binder, BindRequest } from '../state/sink.js';
@@ -99,7 +100,11 @@ export function resolveServeOptions(argv: string[], env: NodeJS.ProcessEnv = pro
   const port = Number(get('port'));
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port "${get('port')}" is not a port number`);
   const maxBody = get('max-body') ?? '64mb';
-  if (!/^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i.test(maxBody)) throw new UsageError(`--max-body "${maxBody}" is not a size (e.g. 64mb)`);
+  try {
+    parseSize(maxBody);
+  } catch {
+    throw new UsageError(`--max-body "${maxBody}" is not a size (e.g. 64mb)`);
+  }
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   const logLevel = get('log-level') ?? 'info';
   if (!levels.includes(logLevel)) throw new UsageError(`--log-level "${logLevel}" must be one of ${levels.join(', ')}`);

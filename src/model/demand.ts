@@ -125,42 +125,37 @@ function containers(spec: Rec, errors: DemandError[]): ContainerView[] {
   return out;
 }
 
-/** The same rule for CPU, plus the pod overhead (RuntimeClass). */
-function effectiveCpu(views: ContainerView[], overhead: unknown): number {
+/** Kubernetes' effective request of one amount: max(Σ app + Σ sidecars, max_i(init_i + Σ sidecars before i)). */
+function effective(views: ContainerView[], amount: (v: ContainerView) => number): number {
   let regular = 0;
   let initPeak = 0;
   let sidecarsSoFar = 0;
   for (const v of views) {
-    if (v.kind === 'init') initPeak = Math.max(initPeak, v.cpu + sidecarsSoFar);
+    const n = amount(v);
+    if (v.kind === 'init') initPeak = Math.max(initPeak, n + sidecarsSoFar);
     else {
-      if (v.kind === 'sidecar') sidecarsSoFar += v.cpu;
-      regular += v.cpu;
+      if (v.kind === 'sidecar') sidecarsSoFar += n;
+      regular += n;
     }
   }
-  return Math.max(regular, initPeak) + parseCpuMilli(rec(overhead)?.cpu);
+  return Math.max(regular, initPeak);
 }
 
-/** Kubernetes' effective request per resource: max(Σ app + Σ sidecars, max_i(init_i + Σ sidecars before i)). */
+/** The effective request per NVIDIA resource the containers name. */
 function effectiveRequests(views: ContainerView[]): Map<string, number> {
   const names = new Set<string>();
   for (const v of views) for (const k of v.gpu.keys()) names.add(k);
   const out = new Map<string, number>();
   for (const name of names) {
-    let regular = 0;
-    let initPeak = 0;
-    let sidecarsSoFar = 0;
-    for (const v of views) {
-      const n = v.gpu.get(name) ?? 0;
-      if (v.kind === 'init') initPeak = Math.max(initPeak, n + sidecarsSoFar);
-      else if (v.kind === 'sidecar') {
-        sidecarsSoFar += n;
-        regular += n;
-      } else regular += n;
-    }
-    const total = Math.max(regular, initPeak);
+    const total = effective(views, (v) => v.gpu.get(name) ?? 0);
     if (total > 0) out.set(name, total);
   }
   return out;
+}
+
+/** The effective CPU request, plus the pod overhead (RuntimeClass). */
+function effectiveCpu(views: ContainerView[], overhead: unknown): number {
+  return effective(views, (v) => v.cpu) + parseCpuMilli(rec(overhead)?.cpu);
 }
 
 function parseMemLimit(v: ContainerView, raw: string, errors: DemandError[]): { byOrdinal: Map<number, number>; byUuid: Map<string, number> } {

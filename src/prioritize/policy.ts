@@ -53,4 +53,3 @@ export function scoreCpuPod(demand: PodDemand, node: NodeLedger | undefined, ctx
   const raw = f ?? NEUTRAL_RAW;
   return { score: Math.round(raw * MAX_SCORE), raw, components: { tierFit: null, fragmentation: f, binpack: null } };
 }
-

@@ -11,7 +11,7 @@ import type { Binder } from '../state/sink.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ExtenderContext } from './extender.js';
 import type { Metrics } from './metrics.js';
-import { verbHandler } from './verbs.js';
+import { HttpError, verbHandler } from './verbs.js';
 
 export interface AppOptions {
   state: ClusterState;
@@ -23,15 +23,6 @@ export interface AppOptions {
   maxBody: string;
   /** Extra readiness condition (live mode: informers synced). */
   ready?: () => boolean;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 function sendJson(res: Response, status: number, body: unknown): void {

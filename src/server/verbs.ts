@@ -15,7 +15,8 @@ interface Verb {
   run: (body: unknown) => unknown;
 }
 
-class HttpError extends Error {
+/** An error the client caused: its status and a message for the JSON `Error` reply. */
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,

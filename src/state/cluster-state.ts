@@ -158,10 +158,14 @@ export class ClusterState implements ClusterSink {
       return;
     }
     const demand = parsePodDemand(pod, this.config.tiers);
-    if (!demand.managed || isTerminal(pod)) {
+    if (isTerminal(pod)) {
+      if (existing) this.forget(uid);
+      return;
+    }
+    if (!demand.managed) {
       if (existing) this.forget(uid);
       // A running pod without GPUs still holds CPU on a GPU node: the fragmentation scorer needs it.
-      if (!demand.managed && !isTerminal(pod) && nodeName && demand.cpuMilli > 0 && !this.ledger.cpuNodes.has(nodeName)) {
+      if (nodeName && demand.cpuMilli > 0 && !this.ledger.cpuNodes.has(nodeName)) {
         this.ledger.put({ uid, namespace: demand.namespace, name: demand.name, node: nodeName, takes: [], cpuMilli: demand.cpuMilli, cpuOnly: true, state: 'bound', expiresAt: Infinity });
       }
       return;
