@@ -8,8 +8,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { defaultConfig } from '../src/model/config-types.js';
-import { filterNodes } from '../src/filter/filter-nodes.js';
-import { rankNodes } from '../src/prioritize/rank.js';
+import { Pipeline } from '../src/prioritize/pipeline.js';
 import { ClusterState } from '../src/state/cluster-state.js';
 import { generateCluster, probePod } from './cluster-gen.js';
 
@@ -37,6 +36,7 @@ export async function benchInProcess(sizes: readonly number[], options: { timeMs
   const rows: InProcessRow[] = [];
   for (const n of sizes) {
     const { state, names, pods } = loadState(n, options.podsPerNode);
+    const pipeline = new Pipeline(state);
     const cachedPod = probePod('probe-cached');
     let seq = 0;
     const fresh = () => {
@@ -49,16 +49,16 @@ export async function benchInProcess(sizes: readonly number[], options: { timeMs
     const bench = new Bench({ time: options.timeMs, warmupTime: Math.min(500, options.timeMs / 2) });
     bench
       .add(`filter cached`, () => {
-        filterNodes(state.demandOf(cachedPod), state.ledger, names);
+        pipeline.filter(state.demandOf(cachedPod), names);
       })
       .add(`filter first-seen`, () => {
-        filterNodes(state.demandOf(fresh()), state.ledger, names);
+        pipeline.filter(state.demandOf(fresh()), names);
       })
       .add(`prioritize cached`, () => {
-        rankNodes(state.demandOf(cachedPod), state.ledger, names, state.config, state.workload.shapes());
+        pipeline.rank(state.demandOf(cachedPod), names);
       })
       .add(`prioritize first-seen`, () => {
-        rankNodes(state.demandOf(fresh()), state.ledger, names, state.config, state.workload.shapes());
+        pipeline.rank(state.demandOf(fresh()), names);
       });
     await bench.run();
     for (const t of bench.tasks) {

@@ -6,6 +6,7 @@ import yaml from 'js-yaml';
 import { explainPod, renderExplanation } from '../explain/explain.js';
 import { loadConfigFile } from '../model/config.js';
 import { defaultConfig } from '../model/config-types.js';
+import { Pipeline } from '../prioritize/pipeline.js';
 import { ClusterState } from '../state/cluster-state.js';
 import { loadSnapshotFiles } from './snapshot-files.js';
 
@@ -35,9 +36,10 @@ export async function runExplain(argv: string[], out: (s: string) => void = (s) 
     throw new UsageError(`${podFile}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }
   if (pod === null || typeof pod !== 'object' || (pod as { kind?: unknown }).kind !== 'Pod') throw new UsageError(`${podFile}: expected a Pod`);
-  const e = explainPod(state.demandOf(pod), state);
+  const e = explainPod(state.parse(pod), new Pipeline(state));
   out(values.json ? JSON.stringify(e, null, 2) + '\n' : renderExplanation(e) + '\n');
-  return 0;
+  // 0: fits somewhere (or is placed); 1: fits nowhere, or the pod's GPU spec is invalid.
+  return e.fitsSomewhere ? 0 : 1;
 }
 
 export class UsageError extends Error {

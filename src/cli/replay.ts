@@ -10,6 +10,7 @@ import { UsageError } from './explain.js';
 import { POLICIES, runExperiment, type Policy, type RunResult } from './replay/experiment.js';
 import { traceShapes, type TraceShape } from './replay/frag.js';
 import { renderSvg, renderTable, summarize, type PolicyReport } from './replay/report.js';
+import { loadSchedulerModel } from './replay/sched-config.js';
 
 export const REPLAY_USAGE = `usage: gpu-ledger replay --nodes <node csv> --pods <pod csv> [--policy <name>[,<name>...]] [--seeds 42..51] [--json] [--plot <file.svg>]
 policies: ${POLICIES.join(', ')} (default: gpu-ledger)`;
@@ -33,7 +34,10 @@ export function parseSeeds(text: string): number[] {
 export async function runAll(nodes: TraceNode[], pods: TracePod[], shapes: TraceShape[], jobs: readonly { policy: Policy; seed: number }[], workers = availableParallelism()): Promise<RunResult[]> {
   const workerUrl = new URL('./replay/worker.js', import.meta.url);
   const n = Math.min(workers, jobs.length);
-  if (n <= 1 || !existsSync(workerUrl)) return jobs.map((j) => runExperiment(nodes, pods, j.policy, j.seed, { shapes }));
+  if (n <= 1 || !existsSync(workerUrl)) {
+    const scheduler = loadSchedulerModel();
+    return jobs.map((j) => runExperiment(nodes, pods, j.policy, j.seed, { shapes, scheduler }));
+  }
   const results: RunResult[] = new Array(jobs.length);
   let next = 0;
   await Promise.all(

@@ -1,11 +1,14 @@
-// Explain: for one pod, per node, fits or not and why, which GPUs it would take, and the score.
-// Built from fitPod and scoreNode — the same code the extender verbs run — never a second copy.
+// Explain: for one pod, per node, fits or not and why, which GPUs it would take, the score
+// kube-scheduler would get, what is free there and what change would make the pod fit. Built on
+// Pipeline.rank — the same fit, score and normalisation the extender verbs run — never a second
+// copy of a rule; warnings are the GPU rules' own notes.
 
-import { chargeClient, fitPod, memoryPerReplica } from '../filter/fit.js';
+import { nodeRoom, suggestion, type NodeRoom } from '../gpu/advice.js';
+import { overcommits } from '../gpu/free.js';
 import { formatBytes, formatMilli } from '../model/quantity.js';
-import type { DemandError, GpuTake, NodeInventory, PodDemand } from '../model/types.js';
-import { scoreNode, type ScoreBreakdown } from '../prioritize/policy.js';
-import type { ClusterState } from '../state/cluster-state.js';
+import type { DemandError, GpuTake, PodDemand } from '../model/types.js';
+import type { Pipeline } from '../prioritize/pipeline.js';
+import type { ScoreBreakdown } from '../prioritize/policy.js';
 import type { NodeLedger } from '../state/ledger.js';
 import { detailText, eventText } from './render.js';
 
@@ -15,11 +18,14 @@ export interface ExplainedReason {
   event: string;
   /** Every number. */
   detail: string;
+  /** The smallest change that would make the pod fit here, when there is one. */
+  suggestion: string | null;
   gpu: number | null;
   requested: number;
   used: number;
   capacity: number;
   unit: string;
+  pods?: readonly string[];
   /** Could evicting pods help? */
   preemptionCouldHelp: boolean;
 }
@@ -42,11 +48,18 @@ export interface NodeExplanation {
   model: string;
   gpus: number;
   fits: boolean;
-  /** Where the pod would be bound right now: the node and its GPUs (when it fits). */
+  /** The pod is bound or reserved on this node (per the ledger). */
+  placed: 'bound' | 'reserved' | null;
+  /** Where the pod would be (or is) on this node: its GPUs and what it holds there. */
   takes: ExplainedTake[];
-  score: ScoreBreakdown | null;
+  /** `score`: 0..10 as prioritize would send it for these candidates; the rest: the ratings behind it. */
+  score: ({ score: number } & ScoreBreakdown) | null;
   reasons: ExplainedReason[];
   warnings: string[];
+  /** What is free on the node right now, and the largest pod that fits. */
+  room: NodeRoom;
+  /** Node inventory problems and capacity in use beyond what the node has (pods bound outside the scheduler). */
+  problems: string[];
 }
 
 export interface PodExplanation {
@@ -54,17 +67,27 @@ export interface PodExplanation {
   managed: boolean;
   /** Bound or reserved where, per the ledger. */
   placedOn: string | null;
+  state: 'bound' | 'reserved' | null;
   demand: {
     requests: Record<string, number>;
     containers: { name: string; replicas: number; gpuTokens: Record<string, number>; mig: Record<string, number>; memLimit: Record<string, string>; threads: string | null }[];
     declaredMemory: string | null;
     isolation: string;
     tier: string | null;
+    cpu: string;
   };
   errors: DemandError[];
+  /** True when the pod fits at least one node now (or is placed): `gpu-ledger explain` exits 0. */
+  fitsSomewhere: boolean;
   summary: string;
+  legend: string;
   nodes: NodeExplanation[];
 }
+
+export const SCORE_LEGEND =
+  'SCORE: what prioritize sends kube-scheduler for these nodes, 0..10, normalised across them (best 10, worst 0); ' +
+  'in brackets the ratings it is made of, 0..1: tier = tier fit, frag = fragmentation (0.5 = unchanged, higher = leaves more usable room), ' +
+  'pack = how full the pod\'s GPUs are afterwards (breaks ties: a partly used GPU before an idle one)';
 
 function takeView(t: GpuTake): ExplainedTake {
   return {
@@ -80,105 +103,69 @@ function takeView(t: GpuTake): ExplainedTake {
   };
 }
 
-/** Advice that does not change the decision but that users need (see gpu-sharing notes). */
-export function nodeWarnings(demand: PodDemand, inv: NodeInventory, takes: readonly GpuTake[]): string[] {
-  const out: string[] = [];
-  const usesMpsEnv = demand.clients.some((c) => c.memLimitByOrdinal.size > 0 || c.memLimitByUuid.size > 0 || c.threadMilli !== null);
-  if (usesMpsEnv && inv.mode !== 'mps') {
-    out.push(`CUDA_MPS_* env has no effect on a ${inv.mode} node: only MPS enforces it`);
+function nodeProblems(node: NodeLedger): string[] {
+  const out = node.inventory.problems.map((p) => p.message);
+  for (const o of overcommits(node)) {
+    const amt = (v: number) => (o.dimension === 'memory' ? formatBytes(v) : o.dimension === 'threads' ? formatMilli(v) : String(v));
+    out.push(`overcommitted: GPU ${o.gpu} ${o.dimension} ${amt(o.used)} in use of ${amt(o.capacity)} (pods bound outside the scheduler?)`);
   }
-  if (inv.mode === 'mps' && inv.mpsDaemonLimits) {
-    for (const c of demand.clients) {
-      for (const [ordinal, limit] of c.memLimitByOrdinal) {
-        const t = takes[ordinal];
-        if (!t) continue;
-        const share = t.replicas * memoryPerReplica(inv, t.gpu);
-        if (limit > share) {
-          out.push(
-            `container "${c.container}": CUDA_MPS_PINNED_DEVICE_MEM_LIMIT ${ordinal}=${formatBytes(limit)} cannot take effect: ` +
-              `its ${t.replicas} replica(s) get ${formatBytes(share)} from the MPS daemon, and a client's env can only lower that limit`,
-          );
-        }
-      }
-      if (c.threadMilli !== null && takes.length > 0) {
-        const t = takes[0];
-        const share = chargeClient(inv, { ...demand, declaredThreadMilli: null }, { ...c, threadMilli: null }, t.gpu, t.replicas, 0, 1).threadMilli;
-        if (c.threadMilli > share) {
-          out.push(`container "${c.container}": CUDA_MPS_ACTIVE_THREAD_PERCENTAGE ${formatMilli(c.threadMilli)} cannot take effect: the MPS daemon gives ${formatMilli(share)}`);
-        }
-      }
-      if (c.memLimitByUuid.size > 0) {
-        out.push(`container "${c.container}": GPU UUIDs in CUDA_MPS_PINNED_DEVICE_MEM_LIMIT are matched only when the container sees one GPU`);
-      }
-    }
-  }
-  if (inv.mode === 'time-slicing' && demand.clients.some((c) => c.replicas > 1)) {
-    out.push('several time-slicing replicas do not buy proportional compute or memory isolation; they only count against the replicas');
-  }
-  if (inv.mode === 'mps' && demand.declaredMemoryBytes === null && !usesMpsEnv) {
-    out.push('pod declares no GPU memory: it is accounted at its replicas\' share; set CUDA_MPS_PINNED_DEVICE_MEM_LIMIT or gpu-ledger.io/gpu-memory');
-  }
+  if (node.unaccounted > 0) out.push(`${node.unaccounted} pod(s) beyond what gpu-ledger accounts per GPU: the node takes no new pods`);
   return out;
 }
 
-function explainNode(demand: PodDemand, node: NodeLedger, state: ClusterState): NodeExplanation {
-  const inv = node.inventory;
-  const placed = state.ledger.pods.get(demand.uid);
-  const base = { node: node.name, mode: inv.mode, model: inv.model, gpus: inv.gpus.length };
-  if (placed && placed.node === node.name) {
-    return {
-      ...base,
-      fits: true,
-      takes: placed.takes.map(takeView),
-      score: null,
-      reasons: [],
-      warnings: [`pod is ${placed.state} here`, ...nodeWarnings(demand, inv, placed.takes)],
-    };
-  }
-  const fit = fitPod(demand, node, state.fitOptions);
-  if (!fit.fits) {
-    return {
-      ...base,
-      fits: false,
-      takes: [],
-      score: null,
-      reasons: fit.reasons.map((r) => ({
-        code: r.code,
-        event: eventText(r),
-        detail: detailText(r),
-        gpu: r.gpu,
-        requested: r.requested,
-        used: r.used,
-        capacity: r.capacity,
-        unit: r.unit,
-        preemptionCouldHelp: r.resolvable,
-      })),
-      warnings: nodeWarnings(demand, inv, []),
-    };
-  }
-  const score = scoreNode(demand, node, fit.takes, state.config.scoring.weights, { tiers: state.config.tiers, shapes: state.workload.shapes() });
-  return { ...base, fits: true, takes: fit.takes.map(takeView), score, reasons: [], warnings: nodeWarnings(demand, inv, fit.takes) };
-}
-
-export function explainPod(demand: PodDemand, state: ClusterState, nodeNames?: readonly string[]): PodExplanation {
-  const names = nodeNames ?? [...state.ledger.nodes.keys()].sort();
+export function explainPod(demand: PodDemand, pipeline: Pipeline, nodeNames?: readonly string[]): PodExplanation {
+  const state = pipeline.state;
+  const names = (nodeNames ?? [...state.ledger.nodes.keys()].sort()).filter((n) => state.ledger.nodes.has(n));
+  const placed = demand.uid ? state.ledger.pods.get(demand.uid) : undefined;
+  const placedNode = placed && !placed.cpuOnly ? placed.node : null;
+  const ranked = pipeline.rank(demand, names.filter((n) => n !== placedNode));
   const nodes: NodeExplanation[] = [];
-  for (const name of names) {
-    const node = state.ledger.nodes.get(name);
-    if (node) nodes.push(explainNode(demand, node, state));
+  const base = (node: NodeLedger) => ({ node: node.name, mode: node.inventory.mode, model: node.inventory.model, gpus: node.inventory.gpus.length, room: nodeRoom(node), problems: nodeProblems(node) });
+  if (placed && placedNode && state.ledger.nodes.has(placedNode)) {
+    const node = state.ledger.nodes.get(placedNode)!;
+    nodes.push({ ...base(node), fits: true, placed: placed.state, takes: placed.takes.map(takeView), score: null, reasons: [], warnings: [`pod is ${placed.state} here`] });
   }
-  nodes.sort((a, b) => Number(b.fits) - Number(a.fits) || (b.score?.raw ?? 0) - (a.score?.raw ?? 0) || a.node.localeCompare(b.node));
-  const placed = state.ledger.pods.get(demand.uid);
-  const fitting = nodes.filter((n) => n.fits);
+  for (const r of ranked) {
+    const node = state.ledger.nodes.get(r.host)!;
+    if (r.fit.fits) {
+      nodes.push({ ...base(node), fits: true, placed: null, takes: r.fit.takes.map(takeView), score: r.breakdown ? { score: r.score, ...r.breakdown } : null, reasons: [], warnings: r.fit.notes.map((n) => n.message) });
+    } else {
+      nodes.push({
+        ...base(node),
+        fits: false,
+        placed: null,
+        takes: [],
+        score: null,
+        reasons: r.fit.reasons.map((x) => ({
+          code: x.code,
+          event: eventText(x),
+          detail: detailText(x),
+          suggestion: suggestion(x, node),
+          gpu: x.gpu,
+          requested: x.requested,
+          used: x.used,
+          capacity: x.capacity,
+          unit: x.unit,
+          ...(x.pods ? { pods: x.pods } : {}),
+          preemptionCouldHelp: x.resolvable,
+        })),
+        warnings: [],
+      });
+    }
+  }
+  nodes.sort((a, b) => Number(b.placed !== null) - Number(a.placed !== null) || Number(b.fits) - Number(a.fits) || (b.score?.raw ?? 0) - (a.score?.raw ?? 0) || a.node.localeCompare(b.node));
+  const fitting = nodes.filter((n) => n.fits && n.placed === null);
   let summary: string;
   if (!demand.managed) summary = 'pod requests no NVIDIA GPU resource: gpu-ledger passes it on every node';
   else if (demand.errors.length > 0) summary = `pod GPU spec is invalid: ${demand.errors.map((e) => e.message).join('; ')}`;
+  else if (placedNode) summary = `${placed!.state} on ${placedNode}; ${fitting.length}/${nodes.length - 1} other GPU nodes would fit it now`;
   else if (fitting.length === 0) summary = `0/${nodes.length} GPU nodes fit`;
   else summary = `${fitting.length}/${nodes.length} GPU nodes fit; best: ${fitting[0].node}${fitting[0].score ? ` (score ${fitting[0].score.score})` : ''}`;
   return {
     pod: { namespace: demand.namespace, name: demand.name, uid: demand.uid },
     managed: demand.managed,
-    placedOn: placed ? placed.node : null,
+    placedOn: placedNode,
+    state: placed && placedNode ? placed.state : null,
     demand: {
       requests: Object.fromEntries(demand.requests),
       containers: demand.clients.map((c) => ({
@@ -192,9 +179,12 @@ export function explainPod(demand: PodDemand, state: ClusterState, nodeNames?: r
       declaredMemory: demand.declaredMemoryBytes === null ? null : formatBytes(demand.declaredMemoryBytes),
       isolation: demand.isolation,
       tier: demand.tier,
+      cpu: `${demand.cpuMilli}m`,
     },
     errors: [...demand.errors],
+    fitsSomewhere: demand.errors.length === 0 && (placedNode !== null || fitting.length > 0 || !demand.managed),
     summary,
+    legend: SCORE_LEGEND,
     nodes,
   };
 }
@@ -202,12 +192,13 @@ export function explainPod(demand: PodDemand, state: ClusterState, nodeNames?: r
 /** A readable table for terminals. */
 export function renderExplanation(e: PodExplanation): string {
   const lines: string[] = [];
-  lines.push(`pod ${e.pod.namespace}/${e.pod.name}${e.placedOn ? ` (on ${e.placedOn})` : ''}`);
+  lines.push(`pod ${e.pod.namespace}/${e.pod.name}${e.placedOn ? ` (${e.state} on ${e.placedOn})` : ''}`);
   const req = Object.entries(e.demand.requests).map(([k, v]) => `${k}=${v}`).join(', ');
   lines.push(`  requests: ${req || 'none'}; isolation: ${e.demand.isolation}${e.demand.tier ? `; tier: ${e.demand.tier}` : ''}${e.demand.declaredMemory ? `; declared memory: ${e.demand.declaredMemory}/GPU` : ''}`);
   for (const c of e.demand.containers) {
     const mem = Object.entries(c.memLimit).map(([k, v]) => `${k}=${v}`).join(',');
-    lines.push(`  container ${c.name}: replicas ${c.replicas}${mem ? `, MPS memory ${mem}` : ''}${c.threads ? `, MPS threads ${c.threads}` : ''}`);
+    const tokens = Object.entries(c.gpuTokens).map(([k, v]) => `${k}=${v}`).join(',');
+    lines.push(`  container ${c.name}: replicas ${c.replicas}${tokens ? `, tokens ${tokens}` : ''}${mem ? `, MPS memory ${mem}` : ''}${c.threads ? `, MPS threads ${c.threads}` : ''}`);
   }
   for (const err of e.errors) lines.push(`  ERROR ${err.field}: ${err.message}`);
   lines.push(`  ${e.summary}`);
@@ -215,14 +206,19 @@ export function renderExplanation(e: PodExplanation): string {
   const rows: string[][] = [['NODE', 'MODE', 'FIT', 'SCORE', 'GPUS TAKEN / REASONS']];
   for (const n of e.nodes) {
     const what = n.fits
-      ? n.takes.map((t) => `gpu${t.gpu}: ${Object.keys(t.mig).length ? Object.entries(t.mig).map(([p, c]) => `${c}×${p}`).join('+') : `${t.replicas} rep, ${t.memory}, ${t.threads}`}`).join('; ')
+      ? n.takes.map((t) => `gpu${t.gpu}: ${Object.keys(t.mig).length ? Object.entries(t.mig).map(([p, c]) => `${c}×${p}`).join('+') : `${t.replicas} rep, ${t.memory}, ${t.threads}`}${t.exclusive ? ' (exclusive)' : ''}`).join('; ')
       : n.reasons.map((r) => r.detail).join('; ');
-    const score = n.score ? `${n.score.score} (tier ${fmt(n.score.components.tierFit)}, frag ${fmt(n.score.components.fragmentation)}, pack ${fmt(n.score.components.binpack)})` : '-';
+    const score = n.score ? `${n.score.score} (tier ${fmt(n.score.components.tierFit)}, frag ${fmt(n.score.components.fragmentation)}, pack ${fmt(n.score.components.pack)})` : n.placed ? n.placed : '-';
     rows.push([n.node, `${n.mode} ${n.gpus}×${n.model}`, n.fits ? 'yes' : 'no', score, what]);
+    for (const r of n.reasons) if (r.suggestion) rows.push(['', '', '', '', `would fit: ${r.suggestion}`]);
     for (const w of n.warnings) rows.push(['', '', '', '', `note: ${w}`]);
+    for (const p of n.problems) rows.push(['', '', '', '', `problem: ${p}`]);
+    rows.push(['', '', '', '', `room: ${n.room.largest}`]);
   }
   const widths = rows[0].map((_, i) => Math.min(48, Math.max(...rows.map((r) => (i < 4 ? r[i].length : 0)))));
   for (const r of rows) lines.push(r.map((c, i) => (i < 4 ? c.padEnd(widths[i]) : c)).join('  ').trimEnd());
+  lines.push('');
+  lines.push(e.legend);
   return lines.join('\n');
 }
 

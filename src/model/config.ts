@@ -27,6 +27,7 @@
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { defaultConfig, type LabelSelector, type LedgerConfig, type PoolConfig } from './config-types.js';
+import { MAX_COMPUTE_OVERCOMMIT, MAX_GPU_MEMORY_BYTES, MAX_MPS_CLIENTS, MAX_REPLICAS_PER_GPU } from './limits.js';
 import { parseMemoryQuantity } from './quantity.js';
 import type { ReplicaPlacement, SharingMode, Tier } from './types.js';
 
@@ -92,12 +93,13 @@ export function parseConfig(text: string, sourceName: string): LedgerConfig {
   for (const k of Object.keys(doc)) if (!known.includes(k)) fail(k, k, `is not a known key (known: ${known.join(', ')})`);
 
   const memory = (field: string, v: unknown): number => {
-    const b = typeof v === 'number' ? v : typeof v === 'string' ? parseMemoryQuantity(v) : null;
-    return b === null || b < 0 ? fail(field, v, 'is not a memory quantity (e.g. 128Gi)') : b;
+    const b = typeof v === 'number' || typeof v === 'string' ? parseMemoryQuantity(typeof v === 'string' ? v.trim() : v, MAX_GPU_MEMORY_BYTES) : null;
+    return b === null || !b.ok ? fail(field, v, 'is not a memory quantity up to 4Ti (e.g. 128Gi)') : b.value;
   };
-  const posNumber = (field: string, v: unknown): number =>
-    typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fail(field, v, 'must be a positive number');
-  const posInt = (field: string, v: unknown): number => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : fail(field, v, 'must be a positive whole number'));
+  const posNumber = (field: string, v: unknown, max: number): number =>
+    typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= max ? v : fail(field, v, `must be a positive number up to ${max}`);
+  const posInt = (field: string, v: unknown, max: number): number =>
+    typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= max ? v : fail(field, v, `must be a whole number from 1 to ${max}`);
   const oneOf = <T extends string>(field: string, v: unknown, options: readonly T[]): T =>
     typeof v === 'string' && (options as readonly string[]).includes(v) ? (v as T) : fail(field, v, `must be one of ${options.join(', ')}`);
 
@@ -124,8 +126,8 @@ export function parseConfig(text: string, sourceName: string): LedgerConfig {
     const r = d as Rec;
     for (const k of Object.keys(r)) if (!['reservedMemory', 'computeOvercommit', 'mpsMaxClients', 'placement'].includes(k)) fail(`defaults.${k}`, k, 'is not a known key');
     if (r.reservedMemory !== undefined) cfg.defaults.reservedMemoryBytes = memory('defaults.reservedMemory', r.reservedMemory);
-    if (r.computeOvercommit !== undefined) cfg.defaults.computeOvercommit = posNumber('defaults.computeOvercommit', r.computeOvercommit);
-    if (r.mpsMaxClients !== undefined) cfg.defaults.mpsMaxClients = posInt('defaults.mpsMaxClients', r.mpsMaxClients);
+    if (r.computeOvercommit !== undefined) cfg.defaults.computeOvercommit = posNumber('defaults.computeOvercommit', r.computeOvercommit, MAX_COMPUTE_OVERCOMMIT);
+    if (r.mpsMaxClients !== undefined) cfg.defaults.mpsMaxClients = posInt('defaults.mpsMaxClients', r.mpsMaxClients, MAX_MPS_CLIENTS);
     if (r.placement !== undefined) cfg.defaults.placement = oneOf('defaults.placement', r.placement, PLACEMENTS);
   }
 
@@ -139,9 +141,9 @@ export function parseConfig(text: string, sourceName: string): LedgerConfig {
       const pool: PoolConfig = { name: p.name as string, selector: parseSelector(`${f}.selector`, p.selector, fail) };
       if (p.gpuMemory !== undefined) pool.gpuMemoryBytes = memory(`${f}.gpuMemory`, p.gpuMemory);
       if (p.reservedMemory !== undefined) pool.reservedMemoryBytes = memory(`${f}.reservedMemory`, p.reservedMemory);
-      if (p.computeOvercommit !== undefined) pool.computeOvercommit = posNumber(`${f}.computeOvercommit`, p.computeOvercommit);
-      if (p.mpsMaxClients !== undefined) pool.mpsMaxClients = posInt(`${f}.mpsMaxClients`, p.mpsMaxClients);
-      if (p.replicas !== undefined) pool.replicas = posInt(`${f}.replicas`, p.replicas);
+      if (p.computeOvercommit !== undefined) pool.computeOvercommit = posNumber(`${f}.computeOvercommit`, p.computeOvercommit, MAX_COMPUTE_OVERCOMMIT);
+      if (p.mpsMaxClients !== undefined) pool.mpsMaxClients = posInt(`${f}.mpsMaxClients`, p.mpsMaxClients, MAX_MPS_CLIENTS);
+      if (p.replicas !== undefined) pool.replicas = posInt(`${f}.replicas`, p.replicas, MAX_REPLICAS_PER_GPU);
       if (p.placement !== undefined) pool.placement = oneOf(`${f}.placement`, p.placement, PLACEMENTS);
       if (p.sharing !== undefined) pool.sharing = oneOf(`${f}.sharing`, p.sharing, MODES);
       if (p.mpsDaemonLimits !== undefined) pool.mpsDaemonLimits = typeof p.mpsDaemonLimits === 'boolean' ? p.mpsDaemonLimits : fail(`${f}.mpsDaemonLimits`, p.mpsDaemonLimits, 'must be true or false');

@@ -1,17 +1,31 @@
 // Pod → GPU demand. Total: any input yields a PodDemand; problems become DemandErrors whose
 // message names the container, the variable and the value, so kube-scheduler can show them.
 // Effective requests follow Kubernetes (app + sidecars vs init peaks); each container that uses
-// the GPU is its own MPS client.
+// the GPU is its own MPS client. Every number is bounded (see limits.ts): beyond a bound the pod
+// is invalid, and the value it carries is clamped so that accounting a running pod stays bounded.
 
 import { PREFIX, type DemandError, type GpuClient, type Isolation, type PodDemand, type Tier } from './types.js';
-import { parseCpuMilli, parseMemoryQuantity, parseMpsSize } from './quantity.js';
+import { parseCount, parseCpuMilli, parseMemoryQuantity, parseMpsSize } from './quantity.js';
+import {
+  MAX_CONTAINERS,
+  MAX_ENV_PER_CONTAINER,
+  MAX_ENV_VALUE,
+  MAX_GPU_MEMORY_BYTES,
+  MAX_GPU_RESOURCE_NAMES,
+  MAX_GPUS_PER_NODE,
+  MAX_LABEL_VALUE,
+  MAX_NAME,
+  MAX_REQUEST_PER_RESOURCE,
+} from './limits.js';
 
 const MEM_LIMIT = 'CUDA_MPS_PINNED_DEVICE_MEM_LIMIT';
 const THREADS = 'CUDA_MPS_ACTIVE_THREAD_PERCENTAGE';
-const PER_GPU_RE = /^nvidia\.com\/gpu(\d+)$/;
-const MIG_RE = /^nvidia\.com\/mig-(.+)$/;
-const UUID_RE = /^(GPU|MIG)-[0-9A-Za-z-/]+$/;
+const PER_GPU_RE = /^nvidia\.com\/gpu(\d{1,9})$/;
+const MIG_RE = /^nvidia\.com\/mig-(.{1,63})$/;
+const UUID_RE = /^(GPU|MIG)-[0-9A-Za-z-/]{1,80}$/;
 const MAX_VALUE = 100;
+/** A pod with more problems than this is reported with the first ones. */
+const MAX_ERRORS = 16;
 
 export type PodLike = unknown;
 
@@ -39,6 +53,15 @@ function short(v: unknown): string {
   return s.length > MAX_VALUE ? `${s.slice(0, MAX_VALUE)}…` : s;
 }
 
+class Errors {
+  readonly list: DemandError[] = [];
+  /** A GPU resource was named with an unusable value: the pod is still gpu-ledger's to judge. */
+  gpuResource = false;
+  push(e: DemandError): void {
+    if (this.list.length < MAX_ERRORS) this.list.push(e);
+  }
+}
+
 interface ContainerView {
   name: string;
   kind: 'app' | 'sidecar' | 'init';
@@ -49,26 +72,34 @@ interface ContainerView {
   path: string;
 }
 
-function readResources(c: Rec, path: string, cname: string, errors: DemandError[]): Map<string, number> {
+function readResources(c: Rec, path: string, cname: string, errors: Errors): Map<string, number> {
   const out = new Map<string, number>();
   const res = rec(c.resources);
   if (!res) return out;
   const limits = rec(res.limits) ?? {};
   const requests = rec(res.requests) ?? {};
-  const names = new Set([...Object.keys(limits), ...Object.keys(requests)].filter(isGpuResourceName));
+  const names = new Set<string>();
+  for (const k of Object.keys(limits)) if (isGpuResourceName(k)) names.add(k);
+  for (const k of Object.keys(requests)) if (isGpuResourceName(k)) names.add(k);
   for (const name of names) {
+    const perGpu = PER_GPU_RE.exec(name);
+    if (perGpu && Number(perGpu[1]) >= MAX_GPUS_PER_NODE) {
+      errors.push({ field: `${path}.resources.limits.${name}`, value: name, message: `container "${cname}": ${name} names GPU ${perGpu[1]}; nodes have at most ${MAX_GPUS_PER_NODE} GPUs` });
+      errors.gpuResource = true;
+      continue;
+    }
     const parse = (raw: unknown, which: string): number | null => {
       if (raw === undefined) return null;
-      const text = typeof raw === 'number' ? String(raw) : raw;
-      if (typeof text !== 'string' || !/^\d+$/.test(text.trim())) {
-        errors.push({
-          field: `${path}.resources.${which}.${name}`,
-          value: short(raw),
-          message: `container "${cname}": ${name} ${which} "${short(raw)}" must be a whole number (extended resources are integers)`,
-        });
-        return null;
-      }
-      return Number(text.trim());
+      const r = parseCount(raw, MAX_REQUEST_PER_RESOURCE);
+      if (r.ok) return r.value;
+      errors.gpuResource = true;
+      errors.push({
+        field: `${path}.resources.${which}.${name}`,
+        value: short(raw),
+        message: `container "${cname}": ${name} ${which} "${short(raw)}" ${r.why === 'is not a quantity' ? 'is not a quantity' : r.why} (extended resources are whole numbers)`,
+      });
+      // Clamped so that a running pod with an absurd request is accounted at most at the bound.
+      return r.why.startsWith('exceeds') ? MAX_REQUEST_PER_RESOURCE : 0;
     };
     const lim = parse(limits[name], 'limits');
     const req = parse(requests[name], 'requests');
@@ -79,8 +110,8 @@ function readResources(c: Rec, path: string, cname: string, errors: DemandError[
         message: `container "${cname}": ${name} requests (${req}) must equal limits (${lim}) for an extended resource`,
       });
     }
-    const n = lim ?? req;
-    if (n !== null && n > 0) out.set(name, n);
+    const n = lim ?? req ?? 0;
+    if (n > 0) out.set(name, n);
   }
   return out;
 }
@@ -93,11 +124,15 @@ function readCpu(c: Rec): number {
   return parseCpuMilli(raw);
 }
 
-function readEnv(c: Rec): Map<string, { value: string | null; from: boolean }> {
+function readEnv(c: Rec, path: string, cname: string, errors: Errors): Map<string, { value: string | null; from: boolean }> {
   const env = new Map<string, { value: string | null; from: boolean }>();
   if (!Array.isArray(c.env)) return env;
-  for (const e of c.env) {
-    const r = rec(e);
+  if (c.env.length > MAX_ENV_PER_CONTAINER) {
+    errors.push({ field: `${path}.env`, value: String(c.env.length), message: `container "${cname}" has ${c.env.length} env entries; gpu-ledger reads at most ${MAX_ENV_PER_CONTAINER}` });
+  }
+  const n = Math.min(c.env.length, MAX_ENV_PER_CONTAINER);
+  for (let i = 0; i < n; i++) {
+    const r = rec(c.env[i]);
     if (!r || typeof r.name !== 'string') continue;
     if (r.name !== MEM_LIMIT && r.name !== THREADS) continue;
     // Kubernetes: the last definition of a variable wins.
@@ -107,18 +142,22 @@ function readEnv(c: Rec): Map<string, { value: string | null; from: boolean }> {
   return env;
 }
 
-function containers(spec: Rec, errors: DemandError[]): ContainerView[] {
+function containers(spec: Rec, errors: Errors): ContainerView[] {
   const out: ContainerView[] = [];
   const add = (list: unknown, field: string, init: boolean) => {
     if (!Array.isArray(list)) return;
-    list.forEach((raw, i) => {
-      const c = rec(raw);
-      if (!c) return;
-      const name = typeof c.name === 'string' && c.name ? c.name : `#${i}`;
+    if (list.length + out.length > MAX_CONTAINERS) {
+      errors.push({ field: `spec.${field}`, value: String(list.length), message: `pod has more than ${MAX_CONTAINERS} containers; gpu-ledger reads at most ${MAX_CONTAINERS}` });
+    }
+    const n = Math.min(list.length, MAX_CONTAINERS - out.length);
+    for (let i = 0; i < n; i++) {
+      const c = rec(list[i]);
+      if (!c) continue;
+      const name = typeof c.name === 'string' && c.name ? short(c.name) : `#${i}`;
       const path = `spec.${field}[${name}]`;
       const kind = !init ? 'app' : c.restartPolicy === 'Always' ? 'sidecar' : 'init';
-      out.push({ name, kind, gpu: readResources(c, path, name, errors), cpu: readCpu(c), env: readEnv(c), path });
-    });
+      out.push({ name, kind, gpu: readResources(c, path, name, errors), cpu: readCpu(c), env: readEnv(c, path, name, errors), path });
+    }
   };
   add(spec.initContainers, 'initContainers', true);
   add(spec.containers, 'containers', false);
@@ -141,14 +180,14 @@ function effective(views: ContainerView[], amount: (v: ContainerView) => number)
   return Math.max(regular, initPeak);
 }
 
-/** The effective request per NVIDIA resource the containers name. */
+/** The effective request per NVIDIA resource the containers name (0 for a named but unusable one). */
 function effectiveRequests(views: ContainerView[]): Map<string, number> {
   const names = new Set<string>();
   for (const v of views) for (const k of v.gpu.keys()) names.add(k);
   const out = new Map<string, number>();
   for (const name of names) {
-    const total = effective(views, (v) => v.gpu.get(name) ?? 0);
-    if (total > 0) out.set(name, total);
+    const n = Math.min(MAX_REQUEST_PER_RESOURCE, effective(views, (v) => v.gpu.get(name) ?? 0));
+    if (n > 0) out.set(name, n);
   }
   return out;
 }
@@ -158,7 +197,14 @@ function effectiveCpu(views: ContainerView[], overhead: unknown): number {
   return effective(views, (v) => v.cpu) + parseCpuMilli(rec(overhead)?.cpu);
 }
 
-function parseMemLimit(v: ContainerView, raw: string, errors: DemandError[]): { byOrdinal: Map<number, number>; byUuid: Map<string, number> } {
+/** Devices the container will see: one per shared replica at most, one per named GPU, one per MIG instance. */
+function visibleDevices(v: ContainerView): number {
+  let n = 0;
+  for (const [name, k] of v.gpu) n += PER_GPU_RE.test(name) ? (k > 0 ? 1 : 0) : k;
+  return n;
+}
+
+function parseMemLimit(v: ContainerView, raw: string, errors: Errors): { byOrdinal: Map<number, number>; byUuid: Map<string, number> } {
   const byOrdinal = new Map<number, number>();
   const byUuid = new Map<string, number>();
   const field = `${v.path}.env.${MEM_LIMIT}`;
@@ -168,7 +214,17 @@ function parseMemLimit(v: ContainerView, raw: string, errors: DemandError[]): { 
     fail('is empty');
     return { byOrdinal, byUuid };
   }
-  for (const entry of raw.split(',')) {
+  if (raw.length > MAX_ENV_VALUE) {
+    fail(`is longer than ${MAX_ENV_VALUE} characters`);
+    return { byOrdinal, byUuid };
+  }
+  const devices = visibleDevices(v);
+  const entries = raw.split(',');
+  if (entries.length > MAX_GPUS_PER_NODE) {
+    fail(`has ${entries.length} entries; a container sees at most ${MAX_GPUS_PER_NODE} GPUs`);
+    return { byOrdinal, byUuid };
+  }
+  for (const entry of entries) {
     const e = entry.trim();
     const eq = e.indexOf('=');
     if (e === '') {
@@ -185,18 +241,20 @@ function parseMemLimit(v: ContainerView, raw: string, errors: DemandError[]): { 
       fail(`entry "${short(e)}" names no device`);
       continue;
     }
-    const bytes = parseMpsSize(size);
-    if (size === '' || bytes === null) {
-      fail(`"${short(size)}" is not a size`);
+    const bytes = size === '' ? ({ ok: false, why: 'is not a size' } as const) : parseMpsSize(size, MAX_GPU_MEMORY_BYTES);
+    if (!bytes.ok) {
+      fail(`"${short(size)}" ${bytes.why === 'is not a size' ? 'is not a size' : bytes.why}`);
       continue;
     }
-    if (/^\d+$/.test(device)) {
+    if (/^\d{1,9}$/.test(device)) {
       const ord = Number(device);
       if (byOrdinal.has(ord)) fail(`device ${ord} is listed twice`);
-      else byOrdinal.set(ord, bytes);
+      else if (ord >= devices) {
+        fail(devices === 0 ? `names device ${ord}, but the container requests no GPU` : `names device ${ord}, but the container gets at most ${devices} GPU device(s) (ordinals 0..${devices - 1})`);
+      } else byOrdinal.set(ord, bytes.value);
     } else if (UUID_RE.test(device)) {
       if (byUuid.has(device)) fail(`device ${device} is listed twice`);
-      else byUuid.set(device, bytes);
+      else byUuid.set(device, bytes.value);
     } else {
       fail(`"${short(device)}" is neither a device ordinal nor a GPU UUID`);
     }
@@ -204,10 +262,12 @@ function parseMemLimit(v: ContainerView, raw: string, errors: DemandError[]): { 
   return { byOrdinal, byUuid };
 }
 
-function parseThreads(v: ContainerView, raw: string, errors: DemandError[]): number | null {
+function parseThreads(v: ContainerView, raw: string, errors: Errors): number | null {
   const t = raw.trim();
-  const n = /^\d+(\.\d+)?$/.test(t) ? Number(t) : NaN;
-  if (!Number.isFinite(n) || n < 1 || n > 100) {
+  const m = /^(\d{1,3})(?:\.(\d{1,6}))?$/.exec(t);
+  // Thread % in milli-GPU, rounded up to the next tenth of a percent.
+  const milli = m ? Number(m[1]) * 10 + Math.ceil(Number(`0.${m[2] ?? '0'}`) * 10) : NaN;
+  if (!Number.isFinite(milli) || milli < 10 || milli > 1000) {
     errors.push({
       field: `${v.path}.env.${THREADS}`,
       value: short(raw),
@@ -215,14 +275,15 @@ function parseThreads(v: ContainerView, raw: string, errors: DemandError[]): num
     });
     return null;
   }
-  return Math.round(n * 10);
+  return milli;
 }
 
-function clientOf(v: ContainerView, errors: DemandError[]): GpuClient {
+function clientOf(v: ContainerView, errors: Errors): GpuClient {
   let replicas = 0;
   const gpuTokens = new Map<number, number>();
   const mig = new Map<string, number>();
   for (const [name, n] of v.gpu) {
+    if (n <= 0) continue;
     const perGpu = PER_GPU_RE.exec(name);
     if (name === 'nvidia.com/gpu' || name === 'nvidia.com/gpu.shared') replicas += n;
     else if (perGpu) gpuTokens.set(Number(perGpu[1]), n);
@@ -246,15 +307,34 @@ function clientOf(v: ContainerView, errors: DemandError[]): GpuClient {
   return { container: v.name, replicas, gpuTokens, mig, memLimitByOrdinal, memLimitByUuid, threadMilli };
 }
 
+function strings(v: unknown, field: string, max: number, errors: Errors): Record<string, string> {
+  const r = rec(v);
+  if (!r) return {};
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(r)) {
+    if (typeof val !== 'string') continue;
+    if (k.length > MAX_NAME + 1 + MAX_LABEL_VALUE || val.length > max) {
+      errors.push({ field: `${field}.${short(k)}`, value: short(val), message: `${field} "${short(k)}" is longer than Kubernetes allows` });
+      continue;
+    }
+    out[k] = val;
+  }
+  return out;
+}
+
 /** Parses a pod's GPU demand. Never throws. */
 export function parsePodDemand(pod: unknown, tiers: readonly Tier[]): PodDemand {
-  const errors: DemandError[] = [];
+  const errors = new Errors();
   const p = rec(pod) ?? {};
   const md = rec(p.metadata) ?? {};
   const spec = rec(p.spec) ?? {};
+  const status = rec(p.status) ?? {};
   const ann = rec(md.annotations) ?? {};
   const views = containers(spec, errors);
   const requests = effectiveRequests(views);
+  if (requests.size > MAX_GPU_RESOURCE_NAMES) {
+    errors.push({ field: 'spec.containers[*].resources', value: String(requests.size), message: `pod names ${requests.size} distinct NVIDIA resources; at most ${MAX_GPU_RESOURCE_NAMES} are accepted` });
+  }
   const clients: GpuClient[] = [];
   for (const v of views) {
     if (v.kind === 'init' || v.gpu.size === 0) continue;
@@ -276,10 +356,11 @@ export function parsePodDemand(pod: unknown, tiers: readonly Tier[]): PodDemand 
   let declaredMemoryBytes: number | null = null;
   const memText = annotation('gpu-memory');
   if (memText !== null) {
-    const b = parseMemoryQuantity(memText);
-    if (b === null || b <= 0) {
-      errors.push({ field: `metadata.annotations.${PREFIX}gpu-memory`, value: short(memText), message: `annotation ${PREFIX}gpu-memory "${short(memText)}" is not a positive memory quantity (e.g. 20Gi)` });
-    } else declaredMemoryBytes = b;
+    const b = parseMemoryQuantity(memText.trim(), MAX_GPU_MEMORY_BYTES);
+    if (!b.ok || b.value <= 0) {
+      const why = !b.ok && b.why.startsWith('exceeds') ? `exceeds the largest GPU gpu-ledger accepts (4Ti)` : 'is not a positive memory quantity (e.g. 20Gi)';
+      errors.push({ field: `metadata.annotations.${PREFIX}gpu-memory`, value: short(memText), message: `annotation ${PREFIX}gpu-memory "${short(memText)}" ${why}` });
+    } else declaredMemoryBytes = b.value;
   }
 
   let isolation: Isolation = 'shared';
@@ -307,18 +388,20 @@ export function parsePodDemand(pod: unknown, tiers: readonly Tier[]): PodDemand 
   let assignedGpus: number[] | null = null;
   const gpusText = annotation('gpus');
   if (gpusText !== null && gpusText.trim() !== '') {
-    const parts = gpusText.split(',').map((s) => s.trim());
-    if (parts.every((s) => /^\d{1,3}$/.test(s))) assignedGpus = parts.map(Number);
+    const parts = gpusText.length <= 8 * MAX_REQUEST_PER_RESOURCE ? gpusText.split(',').map((s) => s.trim()) : [];
+    if (parts.length > 0 && parts.length <= MAX_REQUEST_PER_RESOURCE && parts.every((s) => /^\d{1,3}$/.test(s) && Number(s) < MAX_GPUS_PER_NODE)) assignedGpus = parts.map(Number);
     else errors.push({ field: `metadata.annotations.${PREFIX}gpus`, value: short(gpusText), message: `annotation ${PREFIX}gpus "${short(gpusText)}" must be comma-separated GPU indexes (written by gpu-ledger's bind)` });
   }
 
+  const priority = typeof spec.priority === 'number' && Number.isInteger(spec.priority) && Math.abs(spec.priority) <= 2 ** 31 ? spec.priority : 0;
+  const start = typeof status.startTime === 'string' ? Date.parse(status.startTime) : NaN;
   const str = (v: unknown, dflt: string) => (typeof v === 'string' && v !== '' ? v : dflt);
   return {
     uid: str(md.uid, ''),
     namespace: str(md.namespace, 'default'),
     name: str(md.name, ''),
     resourceVersion: str(md.resourceVersion, ''),
-    managed: requests.size > 0,
+    managed: requests.size > 0 || errors.gpuResource,
     requests,
     clients,
     declaredMemoryBytes,
@@ -328,6 +411,10 @@ export function parsePodDemand(pod: unknown, tiers: readonly Tier[]): PodDemand 
     cpuMilli: effectiveCpu(views, spec.overhead),
     nodeName: typeof spec.nodeName === 'string' && spec.nodeName !== '' ? spec.nodeName : null,
     assignedGpus,
-    errors,
+    priority,
+    preemptionPolicy: spec.preemptionPolicy === 'Never' ? 'Never' : 'PreemptLowerPriority',
+    startTime: Number.isFinite(start) ? start : null,
+    labels: strings(md.labels, 'metadata.labels', MAX_LABEL_VALUE, errors),
+    errors: errors.list,
   };
 }

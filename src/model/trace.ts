@@ -3,7 +3,6 @@
 // proportionally, memory (1 milli = 1 MiB of a 1000 MiB GPU). CPU, memory and gpu_spec stay
 // node-level constraints checked by the replay harness (kube-scheduler's own filters' job).
 
-import type { GpuClient, NodeInventory, PodDemand } from './types.js';
 
 export const MILLI_BYTES = 2 ** 20;
 
@@ -71,62 +70,57 @@ export function parseTracePods(text: string, source: string): TracePod[] {
   return pods.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** A trace node as an MPS node whose GPU the extender chooses; replicas and clients never bind. */
-export function traceNodeInventory(n: TraceNode): NodeInventory {
+/**
+ * A trace node as the Node object a cluster would show: an MPS node (the env sets each client's
+ * limits, as on GB10) whose GPU gpu-ledger chooses, with 1000 MiB per GPU so that 1 milli = 1 MiB,
+ * and enough replicas and MPS clients that only memory and threads limit it.
+ */
+export function traceNodeObject(n: TraceNode): Record<string, unknown> {
+  const capacity = { cpu: `${n.cpuMilli}m`, memory: `${n.memoryMiB}Mi`, pods: '100000', 'nvidia.com/gpu': String(n.gpus * TRACE_REPLICAS) };
   return {
-    name: n.name,
-    model: n.model,
-    mode: 'mps',
-    migStrategy: 'none',
-    gpus: Array.from({ length: n.gpus }, (_, index) => ({ index, memoryBytes: 1000 * MILLI_BYTES, replicas: 1000, mig: new Map() })),
-    resource: 'nvidia.com/gpu',
-    perGpuResources: false,
-    migProfiles: new Map(),
-    memoryBytes: 1000 * MILLI_BYTES,
-    memorySource: 'config',
-    mpsDaemonLimits: false,
-    reservedMemoryBytes: 0,
-    computeOvercommit: 1,
-    mpsMaxClients: 1_000_000,
-    tier: null,
-    placement: 'extender',
-    cpuMilli: n.cpuMilli,
-    labels: { 'nvidia.com/gpu.product': n.model },
-    problems: [],
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: n.name,
+      labels: {
+        'nvidia.com/gpu.product': n.model,
+        'nvidia.com/gpu.count': String(n.gpus),
+        'nvidia.com/gpu.replicas': String(TRACE_REPLICAS),
+        'nvidia.com/gpu.sharing-strategy': 'mps',
+      },
+      annotations: {
+        'gpu-ledger.io/gpu-memory': '1000Mi',
+        'gpu-ledger.io/mps-daemon-limits': 'false',
+        'gpu-ledger.io/mps-max-clients': '1024',
+        'gpu-ledger.io/placement': 'extender',
+      },
+    },
+    status: { capacity, allocatable: capacity },
   };
 }
 
-/** A trace pod's GPU demand: one MPS client on `numGpu` distinct GPUs with `gpuMilli` of each. */
-export function tracePodDemand(p: TracePod, uid: string): PodDemand {
-  const clients: GpuClient[] =
-    p.numGpu === 0
-      ? []
-      : [
-          {
-            container: 'main',
-            replicas: p.numGpu,
-            gpuTokens: new Map(),
-            mig: new Map(),
-            memLimitByOrdinal: new Map(Array.from({ length: p.numGpu }, (_, i) => [i, p.gpuMilli * MILLI_BYTES] as [number, number])),
-            memLimitByUuid: new Map(),
-            threadMilli: p.gpuMilli,
-          },
-        ];
-  return {
-    uid,
-    namespace: 'trace',
-    name: p.name,
-    resourceVersion: '1',
-    managed: p.numGpu > 0,
-    requests: p.numGpu > 0 ? new Map([['nvidia.com/gpu', p.numGpu]]) : new Map(),
-    clients,
-    declaredMemoryBytes: null,
-    declaredThreadMilli: null,
-    isolation: 'shared',
-    tier: null,
-    cpuMilli: p.cpuMilli,
-    nodeName: null,
-    assignedGpus: null,
-    errors: [],
-  };
+/** Replicas per trace GPU: more than the smallest share pods (50 milli) can use, within gpu-ledger's bounds. */
+export const TRACE_REPLICAS = 1000;
+
+/**
+ * A trace pod as the Pod object a user would write: one container whose CUDA_MPS_* env asks for
+ * `gpuMilli` of each of its `numGpu` GPUs (memory in MiB, threads in %), and the CPU and memory
+ * requests; pods without GPUs request CPU and memory only.
+ */
+export function tracePodObject(p: TracePod, uid: string): Record<string, unknown> {
+  const requests: Record<string, string> = { cpu: `${p.cpuMilli}m`, memory: `${p.memoryMiB}Mi` };
+  const container: Record<string, unknown> = { name: 'main', image: 'trace', resources: { requests } };
+  if (p.numGpu > 0) {
+    const milli = Math.max(10, p.gpuMilli);
+    container.env = [
+      { name: 'CUDA_MPS_ACTIVE_THREAD_PERCENTAGE', value: String(milli / 10) },
+      { name: 'CUDA_MPS_PINNED_DEVICE_MEM_LIMIT', value: Array.from({ length: p.numGpu }, (_, i) => `${i}=${p.gpuMilli}M`).join(',') },
+    ];
+    container.resources = { requests: { ...requests, 'nvidia.com/gpu': String(p.numGpu) }, limits: { 'nvidia.com/gpu': String(p.numGpu) } };
+  }
+  const spec: Record<string, unknown> = { containers: [container] };
+  if (p.gpuSpec.length > 0) {
+    spec.affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'nvidia.com/gpu.product', operator: 'In', values: [...p.gpuSpec] }] }] } } };
+  }
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: p.name, namespace: 'trace', uid, resourceVersion: '1' }, spec, status: { phase: 'Pending' } };
 }

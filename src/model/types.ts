@@ -139,6 +139,14 @@ export interface PodDemand extends PodRef {
   nodeName: string | null;
   /** GPUs recorded on the pod by gpu-ledger's bind (annotation `gpu-ledger.io/gpus`), if any. */
   assignedGpus: readonly number[] | null;
+  /** `spec.priority` (set by the API server from the PriorityClass); 0 when unset. */
+  priority: number;
+  /** `spec.preemptionPolicy`: `Never` pods wait instead of preempting. */
+  preemptionPolicy: 'PreemptLowerPriority' | 'Never';
+  /** `status.startTime` as epoch ms, null when unknown (victim order: latest start first). */
+  startTime: number | null;
+  /** The pod's `metadata.labels` (PodDisruptionBudget selectors); empty when none. */
+  labels: Readonly<Record<string, string>>;
   errors: readonly DemandError[];
 }
 
@@ -166,6 +174,7 @@ export type ReasonCode =
   | 'node-unknown'
   | 'no-gpu'
   | 'node-problem'
+  | 'node-saturated'
   | 'invalid-pod'
   | 'resource-missing'
   | 'replicas'
@@ -173,6 +182,8 @@ export type ReasonCode =
   | 'mps-memory'
   | 'mps-threads'
   | 'mps-clients'
+  | 'token-memory'
+  | 'gpu-too-small'
   | 'timeslice-memory'
   | 'mig-instances'
   | 'mig-memory'
@@ -196,6 +207,10 @@ export interface Reason {
   resolvable: boolean;
   /** Extra human detail (node problem message, pod error message, ...). */
   detail?: string;
+  /** Pods concerned, `namespace/name` (who holds a GPU exclusively, who is on a GPU). */
+  pods?: readonly string[];
+  /** Replicas/tokens concerned: e.g. how many tokens would hold the declared memory. */
+  tokens?: { asked: number; needed: number; resource: string; each: number };
 }
 
 export interface Tier {

@@ -1,18 +1,19 @@
-// The production GPU choice inside a node (nodes whose placement is `extender`): the GPU that
-// leaves the node least fragmented for the typical pods (FGD's rule, with the shapes the workload
-// model learned from pods already seen); ties go to the tightest GPU (best fit).
+// The production GPU choice inside a node (nodes whose placement is `extender`, and MIG instances):
+// the GPU that leaves the node least fragmented for the typical pods (FGD's rule, with the shapes
+// the workload model learned from pods already seen); ties go to the tightest GPU (best fit).
+// The server's bind, prioritize, explain and the trace replay all choose through this one chooser.
+// It reads the node and the shapes only — not the pod's CPU (node-level, the same for every GPU
+// of the node) — so the fit cache's key stays the fit shape and its epoch the shape set.
 
-import { chargeClient, gpuFreeFraction, type GpuChooser } from '../filter/fit.js';
-import type { GpuTake } from '../model/types.js';
+import { gpuFree, gpuFreeFraction, type GpuFree } from '../gpu/free.js';
+import { replicaTake, type GpuChooser } from '../gpu/place.js';
 import type { Shape } from '../state/workload.js';
-import { gpuFree, type GpuFree } from './gpu-state.js';
 import { nodeCpuFree, nodeFragmentation } from './scorers.js';
 
-export function fragmentationChooser(shapes: () => readonly Shape[]): GpuChooser {
-  return (node, candidates, demand, client) => {
+export function fragmentationChooser(shapes: readonly Shape[]): GpuChooser {
+  return (node, candidates, shape, client) => {
     if (candidates.length === 1) return candidates[0];
-    const s = shapes();
-    const cpuFree = nodeCpuFree(node) - demand.cpuMilli;
+    const cpuFree = nodeCpuFree(node);
     let best = candidates[0];
     let bestF = Infinity;
     let bestFree = Infinity;
@@ -23,9 +24,7 @@ export function fragmentationChooser(shapes: () => readonly Shape[]): GpuChooser
       const f0 = now[g];
       if (tried.some((t) => sameState(t, f0))) continue;
       tried.push(f0);
-      const c = chargeClient(node.inventory, demand, client, g, 1, 0, 1);
-      const take: GpuTake = { gpu: g, replicas: 1, memoryBytes: c.memoryBytes, threadMilli: c.threadMilli, clients: 1, mig: null, exclusive: demand.isolation === 'exclusive' };
-      const f = nodeFragmentation(node, gpuFree(node, [take]), s, cpuFree);
+      const f = nodeFragmentation(node, gpuFree(node, [replicaTake(shape, client, node, g)]), shapes, cpuFree);
       const free = gpuFreeFraction(node, g);
       if (f < bestF - 1e-12 || (Math.abs(f - bestF) <= 1e-12 && free < bestFree)) {
         best = g;

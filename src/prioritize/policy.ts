@@ -1,34 +1,67 @@
-// The scoring policy: a weighted mean of the scorers, mapped to kube-scheduler's 0..10.
+// The scoring policy: a weighted mean of the scorers (0..1) with a packing tie-break, then mapped
+// onto kube-scheduler's 0..10 across the candidates of one request the way its own plugins'
+// NormalizeScore does (InterPodAffinity's min-max: the best candidate gets 10, the worst 0), so a
+// difference between two nodes always reaches the scheduler instead of being rounded away.
 
 import type { ScoringWeights } from '../model/config-types.js';
-import type { GpuTake, PodDemand } from '../model/types.js';
+import type { GpuTake } from '../model/types.js';
+import { gpuFree, type GpuFree } from '../gpu/free.js';
 import type { NodeLedger } from '../state/ledger.js';
+import type { ScoreShape } from './score-shape.js';
 import { binpack, fragmentation, tierFit, type ScoreContext } from './scorers.js';
 
-/** Score of a node the pod has no GPU opinion about (unknown, or without GPUs): neutral. */
+/** Raw score of a node the pod has no GPU opinion about (without GPUs, for a CPU-only pod): neutral. */
 export const NEUTRAL_RAW = 0.5;
 
 export const MAX_SCORE = 10;
 
-export interface ScoreBreakdown {
-  /** 0..10, what kube-scheduler gets. */
-  score: number;
-  /** Unrounded weighted mean 0..1 (ties on the wire are broken by the scheduler; the replay uses this). */
-  raw: number;
-  components: { tierFit: number | null; fragmentation: number | null; binpack: number | null };
+/** Resolution of the weighted mean: smaller differences are noise, and the tie-break decides. */
+const RESOLUTION = 0.05;
+/** Weight of the packing tie-break (quantised to 1/100): below RESOLUTION, so it only orders nodes the scorers rate equal. */
+const TIE_WEIGHT = RESOLUTION / 2;
+/** Weight of the node order: below one step of the packing tie-break. */
+const HASH_WEIGHT = TIE_WEIGHT / 200;
+
+/** FNV-1a of the node name, in [0, 1): a fixed order among nodes the scorers rate equal. */
+export function nameRank(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  // murmur3's finaliser: FNV alone keeps names that differ in the last character close together.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  return (h >>> 0) / 2 ** 32;
 }
 
-export function scoreNode(
-  demand: PodDemand,
-  node: NodeLedger,
-  takes: readonly GpuTake[],
-  weights: ScoringWeights,
-  ctx: ScoreContext,
-): ScoreBreakdown {
+/** A node's rating for a pod; immutable (cached per node generation). The 0..10 wire score is normalizeScores'. */
+export interface ScoreBreakdown {
+  /** Weighted mean of the scorers, 0..1, at RESOLUTION, plus the tie-break: what is normalised. */
+  raw: number;
+  components: { tierFit: number | null; fragmentation: number | null; binpack: number | null; pack: number | null };
+}
+
+/**
+ * Tie-break: how full the GPUs the pod lands on are afterwards (a partly used GPU before an idle
+ * identical one: an idle GPU stays whole for a pod that needs it).
+ */
+function pack(shape: ScoreShape, node: NodeLedger, takes: readonly GpuTake[], after: readonly GpuFree[]): number | null {
+  return binpack(shape, node, takes, after);
+}
+
+export function scoreNode(shape: ScoreShape, node: NodeLedger, takes: readonly GpuTake[], weights: ScoringWeights, ctx: ScoreContext): ScoreBreakdown {
+  // Free capacity after the placement, computed once for every scorer that reads it.
+  const after = gpuFree(node, takes);
+  const p = pack(shape, node, takes, after);
   const components = {
-    tierFit: weights.tierFit > 0 ? tierFit(demand, node, takes, ctx) : null,
-    fragmentation: weights.fragmentation > 0 ? fragmentation(demand, node, takes, ctx) : null,
-    binpack: weights.binpack > 0 ? binpack(demand, node, takes) : null,
+    tierFit: weights.tierFit > 0 ? tierFit(shape, node, takes, ctx) : null,
+    fragmentation: weights.fragmentation > 0 ? fragmentation(shape, node, takes, ctx, after) : null,
+    binpack: weights.binpack > 0 ? p : null,
+    pack: p,
   };
   let sum = 0;
   let w = 0;
@@ -38,18 +71,41 @@ export function scoreNode(
     sum += weights[key] * v;
     w += weights[key];
   }
-  const raw = w > 0 ? sum / w : 0;
-  return { score: Math.round(raw * MAX_SCORE), raw, components };
+  const mean = w > 0 ? sum / w : NEUTRAL_RAW;
+  const raw = Math.round(mean / RESOLUTION) * RESOLUTION + Math.round((components.pack ?? 0) * 100) / 100 * TIE_WEIGHT + nameRank(node.name) * HASH_WEIGHT;
+  return { raw, components };
 }
 
 /**
  * A pod without GPUs (the `prioritize-cpu` verb): how little its CPU request strands GPU capacity
  * on the node — the fragmentation scorer with no GPU takes. A node where the pod's CPU leaves
- * every typical GPU shape placeable scores 5 (neutral, like a node without GPUs); one where it
- * shuts typical shapes out scores less.
+ * every typical GPU shape placeable rates neutral (like a node without GPUs); one where it shuts
+ * typical shapes out rates less.
  */
-export function scoreCpuPod(demand: PodDemand, node: NodeLedger | undefined, ctx: ScoreContext): ScoreBreakdown {
-  const f = node && demand.cpuMilli > 0 ? fragmentation(demand, node, [], ctx) : null;
-  const raw = f ?? NEUTRAL_RAW;
-  return { score: Math.round(raw * MAX_SCORE), raw, components: { tierFit: null, fragmentation: f, binpack: null } };
+export function scoreCpuPod(shape: ScoreShape, node: NodeLedger | undefined, ctx: ScoreContext): ScoreBreakdown {
+  const f = node && shape.cpuMilli > 0 ? fragmentation(shape, node, [], ctx) : null;
+  const mean = f ?? NEUTRAL_RAW;
+  return { raw: Math.round(mean / RESOLUTION) * RESOLUTION + (node ? nameRank(node.name) * HASH_WEIGHT : 0), components: { tierFit: null, fragmentation: f, binpack: null, pack: null } };
+}
+
+/**
+ * The 0..10 scores of the candidates of one request: min-max across them, truncated to an integer
+ * as kube-scheduler's plugins do (10 × (raw − min) / (max − min)). When every candidate rates the
+ * same, each gets its absolute score (10 × raw, rounded): nothing to prefer, and explain of a
+ * single node still shows a meaningful number. Nodes that do not fit (null) score 0.
+ */
+export function normalizeScores(raws: readonly (number | null)[]): number[] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const r of raws) {
+    if (r === null) continue;
+    if (r < lo) lo = r;
+    if (r > hi) hi = r;
+  }
+  const span = hi - lo;
+  return raws.map((r) => {
+    if (r === null) return 0;
+    if (span > 0) return Math.trunc((MAX_SCORE * (r - lo)) / span);
+    return Math.min(MAX_SCORE, Math.max(0, Math.round(r * MAX_SCORE)));
+  });
 }

@@ -1,11 +1,13 @@
 // Scorers: small pure functions (demand, node, the takes the pod would get) → 0..1, or null when
 // the scorer has nothing to say about this pod/node (its weight then drops out of the mean).
 
-import type { GpuTake, PodDemand, Tier } from '../model/types.js';
+import type { GpuTake, Tier } from '../model/types.js';
+import { gpuFree, shareable, type GpuFree } from '../gpu/free.js';
+import { declaredMemory } from '../gpu/shape.js';
+import type { GpuNode } from '../gpu/usage.js';
 import { memoOf, type NodeLedger } from '../state/ledger.js';
 import type { Shape } from '../state/workload.js';
-import { declaredMemory } from '../filter/fit.js';
-import { gpuFree, type GpuFree } from './gpu-state.js';
+import type { ScoreShape } from './score-shape.js';
 
 export interface ScoreContext {
   tiers: readonly Tier[];
@@ -13,7 +15,7 @@ export interface ScoreContext {
 }
 
 /** Memory per GPU the pod uses: its declaration, else the largest take, else its MIG instance size. */
-export function podMemoryPerGpu(demand: PodDemand, node: NodeLedger, takes: readonly GpuTake[]): number {
+export function podMemoryPerGpu(demand: ScoreShape, node: NodeLedger, takes: readonly GpuTake[]): number {
   const declared = declaredMemory(demand);
   if (declared !== null) return declared;
   let mem = 0;
@@ -25,7 +27,7 @@ export function podMemoryPerGpu(demand: PodDemand, node: NodeLedger, takes: read
 }
 
 /** The pod's tier: its annotation, else the smallest tier whose memory covers its memory per GPU. */
-export function podTier(demand: PodDemand, memoryPerGpu: number, tiers: readonly Tier[]): number {
+export function podTier(demand: ScoreShape, memoryPerGpu: number, tiers: readonly Tier[]): number {
   if (demand.tier !== null) {
     const i = tiers.findIndex((t) => t.name === demand.tier);
     if (i >= 0) return i;
@@ -41,7 +43,7 @@ export function podTier(demand: PodDemand, memoryPerGpu: number, tiers: readonly
  * or GPU for shared modes) is no bigger than it needs; lower the further apart. Keeps small
  * models off large-tier nodes and off the last big MIG instance while a small one fits.
  */
-export function tierFit(demand: PodDemand, node: NodeLedger, takes: readonly GpuTake[], ctx: ScoreContext): number | null {
+export function tierFit(demand: ScoreShape, node: NodeLedger, takes: readonly GpuTake[], ctx: ScoreContext): number | null {
   const inv = node.inventory;
   const mem = podMemoryPerGpu(demand, node, takes);
   const signals: number[] = [];
@@ -65,25 +67,24 @@ export function tierFit(demand: PodDemand, node: NodeLedger, takes: readonly Gpu
       slice = Math.max(slice, inv.gpus[t.gpu]?.memoryBytes ?? 0);
     }
   }
-  // A slice smaller than the pod's declared memory (possible only where the MPS daemon caps the
-  // pod below its own limit, which explain warns about) is the worst fit, not a perfect one.
+  // A slice smaller than the pod's memory cannot happen for a pod that fits (the rules refuse it);
+  // should it, it is the worst fit, not a perfect one.
   if (mem > 0 && slice > 0) signals.push(mem <= slice ? mem / slice : 0);
   if (signals.length === 0) return null;
   return signals.reduce((a, b) => a + b, 0) / signals.length;
 }
 
 /** GPU-level best fit: how full the GPUs the pod lands on are afterwards (fuller = better). */
-export function binpack(_demand: PodDemand, node: NodeLedger, takes: readonly GpuTake[]): number | null {
+export function binpack(_demand: ScoreShape, node: NodeLedger, takes: readonly GpuTake[], after: readonly GpuFree[] = gpuFree(node, takes)): number | null {
   if (takes.length === 0) return null;
-  const after = gpuFree(node, takes);
   let sum = 0;
   for (const t of takes) sum += 1 - (after[t.gpu]?.fraction ?? 0);
   return sum / takes.length;
 }
 
 /** CPU the node has left for new pods (milli); Infinity when its allocatable CPU is unknown. */
-export function nodeCpuFree(node: NodeLedger): number {
-  return node.inventory.cpuMilli > 0 ? node.inventory.cpuMilli - node.cpuMilli : Infinity;
+export function nodeCpuFree(node: GpuNode): number {
+  return node.inventory.cpuMilli > 0 ? node.inventory.cpuMilli - (node.cpuMilli ?? 0) : Infinity;
 }
 
 function shapeFitsGpu(shape: Shape, g: GpuFree, memoryKnown: boolean): boolean {
@@ -98,9 +99,9 @@ function shapeFitsGpu(shape: Shape, g: GpuFree, memoryKnown: boolean): boolean {
  * the node at all, otherwise the free share of GPUs too small for it. Weighted by the shapes'
  * probabilities. MIG nodes are not fragmented in this sense (their slices are fixed): 0.
  */
-export function nodeFragmentation(node: NodeLedger, free: readonly GpuFree[], shapes: readonly Shape[], cpuFree = Infinity): number {
+export function nodeFragmentation(node: GpuNode, free: readonly GpuFree[], shapes: readonly Shape[], cpuFree = Infinity): number {
   const inv = node.inventory;
-  if (inv.mode === 'mig' || free.length === 0) return 0;
+  if (!shareable(node) || free.length === 0) return 0;
   const memoryKnown = inv.gpus.some((g) => g.memoryBytes > 0);
   let idle = 0;
   let idleGpus = 0;
@@ -135,16 +136,16 @@ export function nodeFragmentation(node: NodeLedger, free: readonly GpuFree[], sh
  * Fragmentation score: 1 when the placement reduces the node's fragmentation by a whole GPU,
  * 0.5 when it leaves it unchanged, 0 when it adds a whole GPU of unusable capacity.
  */
-export function fragmentation(demand: PodDemand, node: NodeLedger, takes: readonly GpuTake[], ctx: ScoreContext): number | null {
-  if (node.inventory.mode === 'mig' || ctx.shapes.length === 0) return null;
+export function fragmentation(demand: ScoreShape, node: NodeLedger, takes: readonly GpuTake[], ctx: ScoreContext, after: readonly GpuFree[] | null = null): number | null {
+  if (!shareable(node) || ctx.shapes.length === 0) return null;
   let before: number;
   const memo = node.generation >= 0 ? memoOf(node) : null;
-  if (memo?.fragBefore && memo.fragBefore.shapes === ctx.shapes) before = memo.fragBefore.value;
+  if (memo?.fragBefore && memo.fragBefore.epoch === ctx.shapes) before = memo.fragBefore.value;
   else {
     before = nodeFragmentation(node, gpuFree(node), ctx.shapes, nodeCpuFree(node));
-    if (memo) memo.fragBefore = { shapes: ctx.shapes, value: before };
+    if (memo) memo.fragBefore = { epoch: ctx.shapes, value: before };
   }
-  const after = nodeFragmentation(node, gpuFree(node, takes), ctx.shapes, nodeCpuFree(node) - demand.cpuMilli);
-  const delta = after - before;
+  const fragAfter = nodeFragmentation(node, after ?? gpuFree(node, takes), ctx.shapes, nodeCpuFree(node) - demand.cpuMilli);
+  const delta = fragAfter - before;
   return Math.min(1, Math.max(0, 0.5 - delta / 2));
 }

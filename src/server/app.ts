@@ -5,7 +5,8 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import yaml from 'js-yaml';
 import type { Logger } from 'pino';
-import { explainPod, renderExplanation } from '../explain/explain.js';
+import { explainPod, renderExplanation, type PodExplanation } from '../explain/explain.js';
+import { Pipeline } from '../prioritize/pipeline.js';
 import type { ClusterState } from '../state/cluster-state.js';
 import type { Binder } from '../state/sink.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -35,20 +36,21 @@ function sendJson(res: Response, status: number, body: unknown): void {
  * through express.
  */
 export function createHandler(opts: AppOptions): (req: IncomingMessage, res: ServerResponse) => void {
-  const ctx: ExtenderContext = { state: opts.state, binder: opts.binder, logger: opts.logger, metrics: opts.metrics, preemption: opts.preemption };
-  return verbHandler({ ctx, metrics: opts.metrics, logger: opts.logger, maxBody: opts.maxBody }, createApp(opts));
+  const pipeline = new Pipeline(opts.state);
+  const ctx: ExtenderContext = { state: opts.state, pipeline, binder: opts.binder, logger: opts.logger, metrics: opts.metrics, preemption: opts.preemption };
+  return verbHandler({ ctx, metrics: opts.metrics, logger: opts.logger, maxBody: opts.maxBody }, createApp(opts, pipeline));
 }
 
 /** Explain, metrics, health and the 404/error replies (the verbs are in ./verbs.ts). */
-export function createApp(opts: AppOptions): express.Express {
+export function createApp(opts: AppOptions, pipeline: Pipeline = new Pipeline(opts.state)): express.Express {
   const { state, logger, metrics } = opts;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   const text = express.text({ limit: opts.maxBody, type: () => true });
 
-  const explainReply = (req: Request, res: Response, pod: unknown) => {
-    const e = explainPod(state.demandOf(pod), state);
+  // Explain parses the pod on its own: it never writes the demand bind will reserve.
+  const explainReply = (req: Request, res: Response, e: PodExplanation) => {
     if (req.query.format === 'text') res.status(200).type('text/plain').send(renderExplanation(e) + '\n');
     else sendJson(res, 200, e);
   };
@@ -64,7 +66,7 @@ export function createApp(opts: AppOptions): express.Express {
       if (pod === null || typeof pod !== 'object' || Array.isArray(pod) || (pod as { kind?: unknown }).kind !== 'Pod') {
         throw new HttpError(400, 'body must be a Pod (kind: Pod) in JSON or YAML');
       }
-      explainReply(req, res, pod);
+      explainReply(req, res, explainPod(state.parse(pod), pipeline));
     } finally {
       end();
     }
@@ -74,21 +76,9 @@ export function createApp(opts: AppOptions): express.Express {
     const name = String(req.params.name);
     const found = state.findByName(ns, name);
     if (!found) throw new HttpError(404, `pod ${ns}/${name} is not known to gpu-ledger (POST it to /explain instead)`);
-    if (!found.demand) {
-      // Bound pods are kept as their takes only; their spec is not retained.
-      const a = found.allocation!;
-      sendJson(res, 200, {
-        pod: { namespace: ns, name, uid: found.uid },
-        placedOn: a.node,
-        state: a.state,
-        takes: a.takes.map((t) => ({ ...t, mig: t.mig ? Object.fromEntries(t.mig) : {} })),
-        summary: `${a.state} on ${a.node}; POST the pod to /explain for the per-node analysis`,
-      });
-      return;
-    }
-    const e = explainPod(found.demand, state);
-    if (req.query.format === 'text') res.status(200).type('text/plain').send(renderExplanation(e) + '\n');
-    else sendJson(res, 200, e);
+    const demand = found.demand ?? (found.allocation ? state.demandOfAllocation(found.allocation) : undefined);
+    if (!demand) throw new HttpError(404, `pod ${ns}/${name} is known to gpu-ledger but its GPU demand is not (POST it to /explain instead)`);
+    explainReply(req, res, explainPod(demand, pipeline));
   });
 
   app.get('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));

@@ -1,14 +1,12 @@
-// The extender verbs: decode (wire.ts), call the core, encode. No rule lives here.
+// The extender verbs: decode (wire.ts), call the pipeline, encode. No rule lives here.
 
 import type { Logger } from 'pino';
-import { fitPod } from '../filter/fit.js';
-import { filterNodes, NO_GPU, UNKNOWN_NODE } from '../filter/filter-nodes.js';
 import { eventText, detailText } from '../explain/render.js';
+import { fit } from '../gpu/place.js';
 import { parseNodeInventory, type NodeLike } from '../model/inventory.js';
 import { formatBytes, formatMilli } from '../model/quantity.js';
 import { PREFIX, type GpuTake, type PodDemand, type Reason } from '../model/types.js';
-import { scoreCpuPod, scoreNode } from '../prioritize/policy.js';
-import { rankNodes } from '../prioritize/rank.js';
+import type { NodeViews, Pipeline } from '../prioritize/pipeline.js';
 import type { ClusterState } from '../state/cluster-state.js';
 import { nodeWithInventory, nodeWithout, type NodeLedger } from '../state/ledger.js';
 import { BindConflictError, type Binder } from '../state/sink.js';
@@ -17,6 +15,7 @@ import type { ExtenderArgs, ExtenderBindingArgs, ExtenderFilterResult, ExtenderP
 
 export interface ExtenderContext {
   state: ClusterState;
+  pipeline: Pipeline;
   binder: Binder;
   logger: Logger;
   metrics: Metrics;
@@ -28,10 +27,15 @@ function podLabel(d: PodDemand): string {
   return `${d.namespace}/${d.name}`;
 }
 
-/** Nodes from a full-Node request: inventory from the request, allocations from the ledger. */
-function requestNodes(ctx: ExtenderContext, items: Record<string, unknown>[]): Map<string, NodeLedger | null> {
+function namesOf(args: ExtenderArgs): string[] {
+  return args.NodeNames ?? (args.Nodes?.items ?? []).map((n) => String((n.metadata as { name: string }).name));
+}
+
+/** Nodes of a full-Node request: inventory from the request, allocations from the ledger. */
+function requestViews(ctx: ExtenderContext, args: ExtenderArgs): NodeViews | undefined {
+  if (args.NodeNames) return undefined;
   const views = new Map<string, NodeLedger | null>();
-  for (const item of items) {
+  for (const item of args.Nodes?.items ?? []) {
     const inv = parseNodeInventory(item as NodeLike, ctx.state.config);
     const name = String((item.metadata as { name: string }).name);
     views.set(name, inv ? nodeWithInventory(ctx.state.ledger.nodes.get(name), inv) : null);
@@ -41,29 +45,10 @@ function requestNodes(ctx: ExtenderContext, items: Record<string, unknown>[]): M
 
 export function handleFilter(ctx: ExtenderContext, args: ExtenderArgs): ExtenderFilterResult {
   const demand = ctx.state.demandOf(args.Pod);
-  const names = args.NodeNames ?? (args.Nodes?.items ?? []).map((n) => String((n.metadata as { name: string }).name));
+  const names = namesOf(args);
   ctx.metrics.nodesEvaluated.inc({ verb: 'filter' }, names.length);
   const reply: ExtenderFilterResult = { Nodes: null, NodeNames: null, FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: '' };
-  let passed: string[];
-  let failed: Map<string, Reason[]>;
-  if (!demand.managed) {
-    passed = names;
-    failed = new Map();
-  } else if (args.NodeNames) {
-    ({ passed, failed } = filterNodes(demand, ctx.state.ledger, names, ctx.state.fitOptions));
-  } else {
-    passed = [];
-    failed = new Map();
-    for (const [name, view] of requestNodes(ctx, args.Nodes?.items ?? [])) {
-      if (!view) {
-        failed.set(name, [NO_GPU]);
-        continue;
-      }
-      const fit = fitPod(demand, view, ctx.state.fitOptions);
-      if (fit.fits) passed.push(name);
-      else failed.set(name, fit.reasons);
-    }
-  }
+  const { passed, failed } = demand.managed ? ctx.pipeline.filter(demand, names, requestViews(ctx, args), demand.uid) : { passed: names, failed: new Map<string, Reason[]>() };
   const byCode = new Map<string, number>();
   for (const [name, reasons] of failed) {
     const r = reasons[0];
@@ -100,24 +85,10 @@ function reasonText(r: Reason): string {
 
 export function handlePrioritize(ctx: ExtenderContext, args: ExtenderArgs): HostPriority[] {
   const demand = ctx.state.demandOf(args.Pod);
-  const names = args.NodeNames ?? (args.Nodes?.items ?? []).map((n) => String((n.metadata as { name: string }).name));
+  const names = namesOf(args);
   ctx.metrics.nodesEvaluated.inc({ verb: 'prioritize' }, names.length);
   if (!demand.managed) return names.map((Host) => ({ Host, Score: 0 }));
-  const shapes = ctx.state.workload.shapes();
-  let out: HostPriority[];
-  if (args.NodeNames) {
-    out = rankNodes(demand, ctx.state.ledger, names, ctx.state.config, shapes, ctx.state.fitOptions).map((r) => ({ Host: r.host, Score: r.breakdown?.score ?? 0 }));
-  } else {
-    out = [];
-    for (const [name, view] of requestNodes(ctx, args.Nodes?.items ?? [])) {
-      let score = 0;
-      if (view) {
-        const fit = fitPod(demand, view, ctx.state.fitOptions);
-        if (fit.fits) score = scoreNode(demand, view, fit.takes, ctx.state.config.scoring.weights, { tiers: ctx.state.config.tiers, shapes }).score;
-      }
-      out.push({ Host: name, Score: score });
-    }
-  }
+  const out = ctx.pipeline.rank(demand, names, requestViews(ctx, args)).map((r) => ({ Host: r.host, Score: r.score }));
   ctx.logger.info({ verb: 'prioritize', pod: podLabel(demand), uid: demand.uid, candidates: names.length, best: out.reduce((a, b) => Math.max(a, b.Score), 0) }, 'prioritize');
   return out;
 }
@@ -129,13 +100,10 @@ export function handlePrioritize(ctx: ExtenderContext, args: ExtenderArgs): Host
  */
 export function handlePrioritizeCpu(ctx: ExtenderContext, args: ExtenderArgs): HostPriority[] {
   const demand = ctx.state.demandOf(args.Pod);
-  const names = args.NodeNames ?? (args.Nodes?.items ?? []).map((n) => String((n.metadata as { name: string }).name));
+  const names = namesOf(args);
   ctx.metrics.nodesEvaluated.inc({ verb: 'prioritize-cpu' }, names.length);
   if (demand.managed || demand.errors.length > 0) return names.map((Host) => ({ Host, Score: 0 }));
-  const scoreCtx = { tiers: ctx.state.config.tiers, shapes: ctx.state.workload.shapes() };
-  const out: HostPriority[] = args.NodeNames
-    ? names.map((Host) => ({ Host, Score: scoreCpuPod(demand, ctx.state.ledger.nodes.get(Host), scoreCtx).score }))
-    : [...requestNodes(ctx, args.Nodes?.items ?? [])].map(([Host, view]) => ({ Host, Score: scoreCpuPod(demand, view ?? undefined, scoreCtx).score }));
+  const out = ctx.pipeline.rankCpu(demand, names, requestViews(ctx, args)).map((r) => ({ Host: r.host, Score: r.score }));
   ctx.logger.info({ verb: 'prioritize-cpu', pod: podLabel(demand), uid: demand.uid, candidates: names.length, cpuMilli: demand.cpuMilli }, 'prioritize-cpu');
   return out;
 }
@@ -163,7 +131,7 @@ export async function handleBind(ctx: ExtenderContext, args: ExtenderBindingArgs
     return { Error: `gpu-ledger: pod ${label} (${args.PodUID}) was not seen by filter; cannot choose GPUs` };
   }
   // Reserve synchronously, before any await: a filter running meanwhile must already see it.
-  const r = state.reserve(demand, args.Node);
+  const r = ctx.pipeline.reserve(demand, args.Node);
   if (!r.ok) {
     ctx.metrics.binds.inc({ outcome: 'rejected' });
     const why = r.conflict ? `already placed on node ${r.conflict}` : r.reasons.length ? eventText(r.reasons[0]) : 'no fit';
@@ -199,6 +167,7 @@ export async function handleBind(ctx: ExtenderContext, args: ExtenderBindingArgs
 export function handlePreempt(ctx: ExtenderContext, args: ExtenderPreemptionArgs): { NodeNameToMetaVictims: Record<string, MetaVictims> } {
   const demand = ctx.state.demandOf(args.Pod);
   const out: Record<string, MetaVictims> = {};
+  const { chooser } = ctx.pipeline.placement();
   for (const [name, victims] of Object.entries(args.NodeNameToMetaVictims)) {
     if (!demand.managed) {
       out[name] = victims;
@@ -208,7 +177,7 @@ export function handlePreempt(ctx: ExtenderContext, args: ExtenderPreemptionArgs
     if (!node) continue;
     // Would the pod fit once these victims are gone? Evaluated on a scratch copy.
     const after = nodeWithout(node, new Set(victims.Pods.map((p) => p.UID)));
-    if (fitPod(demand, after, ctx.state.fitOptions).fits) out[name] = victims;
+    if (fit(demand, after, { chooser }).fits) out[name] = victims;
   }
   ctx.logger.info(
     { verb: 'preempt', pod: podLabel(demand), uid: demand.uid, candidates: Object.keys(args.NodeNameToMetaVictims).length, kept: Object.keys(out).length },
@@ -216,5 +185,3 @@ export function handlePreempt(ctx: ExtenderContext, args: ExtenderPreemptionArgs
   );
   return { NodeNameToMetaVictims: out };
 }
-
-export { UNKNOWN_NODE };

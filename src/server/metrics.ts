@@ -3,6 +3,7 @@
 // Ledger gauges are computed at scrape time from the ledger, never maintained on the hot path.
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { gpuCapacity, overcommits } from '../gpu/free.js';
 import type { ClusterState } from '../state/cluster-state.js';
 
 export interface Metrics {
@@ -46,10 +47,11 @@ export function createMetrics(state: ClusterState): Metrics {
   const migCap = g('gpu_ledger_mig_instances_capacity', 'MIG instances on a GPU', ['node', 'gpu', 'profile']);
   const pods = g('gpu_ledger_pods', 'Pods in the ledger by state (bound, reserved; cpu-only: pods without GPUs kept for their CPU requests)', ['state']);
   const nodes = g('gpu_ledger_nodes', 'GPU nodes in the ledger, and nodes with inventory problems', ['kind']);
+  const over = g('gpu_ledger_node_overcommitted', '1 when pods bound outside the scheduler use more of a node than it has (or more pods than gpu-ledger accounts)', ['node']);
   const ready = g('gpu_ledger_ready', '1 when the ledger is loaded', []);
 
   function fillLedgerGauges(): void {
-    for (const x of [memAlloc, memCap, thrAlloc, thrCap, repAlloc, repCap, migAlloc, migCap, pods, nodes]) x.reset();
+    for (const x of [memAlloc, memCap, thrAlloc, thrCap, repAlloc, repCap, migAlloc, migCap, pods, nodes, over]) x.reset();
     let bound = 0;
     let reserved = 0;
     let cpuOnly = 0;
@@ -65,20 +67,23 @@ export function createMetrics(state: ClusterState): Metrics {
     for (const n of state.ledger.nodes.values()) {
       const inv = n.inventory;
       if (inv.problems.length > 0) problems++;
+      if (n.unaccounted > 0 || overcommits(n).length > 0) over.set({ node: n.name }, 1);
       n.gpus.forEach((u, i) => {
         const labels = { node: n.name, gpu: String(i) };
-        const gi = inv.gpus[i];
-        repAlloc.set(labels, u.replicas);
-        repCap.set(labels, gi.replicas);
-        if (inv.mode === 'mps' || inv.mode === 'time-slicing') {
+        const { capacity, limits } = gpuCapacity(n, i);
+        if (capacity.replicas > 0) {
+          repAlloc.set(labels, u.replicas);
+          repCap.set(labels, capacity.replicas);
+        }
+        if (limits.memory) {
           memAlloc.set(labels, u.memoryBytes);
-          memCap.set(labels, Math.max(0, gi.memoryBytes - inv.reservedMemoryBytes));
+          memCap.set(labels, capacity.memoryBytes);
         }
-        if (inv.mode === 'mps') {
+        if (limits.threads) {
           thrAlloc.set(labels, u.threadMilli / 10);
-          thrCap.set(labels, 100 * inv.computeOvercommit);
+          thrCap.set(labels, capacity.threadMilli / 10);
         }
-        for (const [profile, cap] of gi.mig) {
+        for (const [profile, cap] of capacity.mig) {
           migCap.set({ ...labels, profile }, cap);
           migAlloc.set({ ...labels, profile }, u.mig.get(profile) ?? 0);
         }

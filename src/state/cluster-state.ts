@@ -1,14 +1,20 @@
 // ClusterState: the ledger plus everything that feeds it. Cluster events (snapshot files or
 // informers) arrive through the ClusterSink methods; the extender's own binds arrive through
-// reserve()/release(). Parsing happens here once per object version; fit and scoring stay pure.
+// reserve()/release(). Running pods are accounted by the GPU rules' `account` (placed where
+// recorded, capped at what the node has) — never through the filter. Parsing happens here once
+// per event; fit and scoring stay pure.
 
 import { LRUCache } from 'lru-cache';
 import type { LedgerConfig } from '../model/config-types.js';
 import { parsePodDemand } from '../model/demand.js';
 import { parseNodeInventory, type NodeLike } from '../model/inventory.js';
-import type { GpuTake, PodDemand, Reason } from '../model/types.js';
-import { fitPod, type FitOptions } from '../filter/fit.js';
-import { Ledger, type PodAllocation } from './ledger.js';
+import type { NodeProblem, PodDemand, Reason } from '../model/types.js';
+import { account, type FitResult } from '../gpu/place.js';
+import { NODE_UNKNOWN } from '../gpu/reason.js';
+import { fitKey } from '../gpu/shape.js';
+import { Ledger, type NodeLedger, type PodAllocation, type PodShape } from './ledger.js';
+
+export type { PodShape } from './ledger.js';
 import type { ClusterSink } from './sink.js';
 import { WorkloadModel } from './workload.js';
 
@@ -17,8 +23,8 @@ export interface ClusterStateOptions {
   /** How long a bind reservation waits for the pod to show up bound. */
   reservationTtlMs?: number;
   now?: () => number;
-  /** Placement options for every fit (the trace replay plugs a GPU chooser here). */
-  fitOptions?: FitOptions;
+  /** Called once per node whenever its inventory changes and has problems (the server logs them at warn). */
+  onNodeProblems?: (node: string, problems: readonly NodeProblem[]) => void;
 }
 
 export type ReserveResult =
@@ -44,23 +50,29 @@ export function isTerminal(pod: unknown): boolean {
   return phase === 'Succeeded' || phase === 'Failed';
 }
 
+/** Rough retained size of a demand (bytes), so caches are bounded by memory, not only by entries. */
+function demandSize(d: PodDemand): number {
+  let n = 256 + 2 * (d.uid.length + d.name.length + d.namespace.length + d.resourceVersion.length);
+  for (const c of d.clients) n += 200 + 2 * c.container.length + 48 * (c.memLimitByOrdinal.size + c.memLimitByUuid.size + c.mig.size + c.gpuTokens.size);
+  for (const e of d.errors) n += 2 * (e.message.length + e.field.length + e.value.length);
+  for (const [k, v] of Object.entries(d.labels)) n += 2 * (k.length + v.length);
+  return n + 64 * d.requests.size;
+}
+
 export class ClusterState implements ClusterSink {
   readonly ledger = new Ledger();
   readonly workload: WorkloadModel;
   readonly config: LedgerConfig;
   reservationTtlMs: number;
   private readonly now: () => number;
-  readonly fitOptions: FitOptions;
+  private readonly onNodeProblems?: (node: string, problems: readonly NodeProblem[]) => void;
   /**
-   * Parsed demands by uid/resourceVersion of pods asked about (filter/prioritize): a pending pod is
-   * parsed once per version. Bound pods from the cluster are parsed, accounted and dropped — the
-   * ledger keeps only their takes — so memory grows with the cluster's pods only through the ledger.
+   * Latest demand filter/prioritize saw per UID: bind requests carry no Pod, so bind reserves what
+   * filter decided on. Only the extender verbs write it (explain never does). Bounded by bytes.
    */
-  private readonly demands = new LRUCache<string, PodDemand>({ max: 4096 });
-  /** Latest demand seen per UID: bind requests carry no Pod, so bind uses what filter saw. */
-  private readonly lastDemand = new LRUCache<string, PodDemand>({ max: 16_384 });
-  /** Pods seen on a node the ledger does not know yet, placed when the node arrives. */
-  private readonly orphans = new Map<string, PodDemand>();
+  private readonly lastDemand = new LRUCache<string, PodDemand>({ max: 16_384, maxSize: 64 * 2 ** 20, sizeCalculation: demandSize });
+  /** One PodShape object per distinct shape, shared by every allocation of that shape. */
+  private readonly shapes = new LRUCache<string, PodShape>({ max: 65_536, maxSize: 64 * 2 ** 20, sizeCalculation: (_v, k) => 512 + 2 * k.length });
   nodesSynced = false;
   podsSynced = false;
 
@@ -68,7 +80,7 @@ export class ClusterState implements ClusterSink {
     this.config = options.config;
     this.reservationTtlMs = options.reservationTtlMs ?? 120_000;
     this.now = options.now ?? Date.now;
-    this.fitOptions = options.fitOptions ?? {};
+    this.onNodeProblems = options.onNodeProblems;
     this.workload = new WorkloadModel(options.config.tiers);
   }
 
@@ -76,24 +88,44 @@ export class ClusterState implements ClusterSink {
     return this.nodesSynced && this.podsSynced;
   }
 
-  /** The pod's GPU demand, parsed once per UID + resourceVersion. */
+  /** Parses a pod's demand. Pure: nothing is remembered (explain, the page). */
+  parse(pod: unknown): PodDemand {
+    return parsePodDemand(pod, this.config.tiers);
+  }
+
+  /**
+   * The demand of a pod kube-scheduler asks about (filter, prioritize): parsed from the object in
+   * the request — never answered from a cache an edited copy could hit — and remembered by UID for
+   * the bind that follows.
+   */
   demandOf(pod: unknown): PodDemand {
-    const md = asObj(pod).metadata ?? {};
-    const uid = str(md.uid);
-    const rv = str(md.resourceVersion);
-    const key = uid && rv ? `${uid}/${rv}` : '';
-    let d = key ? this.demands.get(key) : undefined;
-    if (!d) {
-      d = parsePodDemand(pod, this.config.tiers);
-      if (key) this.demands.set(key, d);
-    }
-    if (uid) this.lastDemand.set(uid, d);
+    const d = this.parse(pod);
+    if (d.uid) this.lastDemand.set(d.uid, d);
     return d;
   }
 
-  /** The last demand seen for a UID (from filter/prioritize or the cluster), if any. */
+  /** The last demand filter/prioritize saw for a UID, if any. */
   lastDemandOf(uid: string): PodDemand | undefined {
     return this.lastDemand.get(uid);
+  }
+
+  /** The shared shape object for a demand (interned). */
+  shapeOf(d: PodDemand): { shape: PodShape; key: string } {
+    const key = `${fitKey(d)}|${d.tier ?? ''}`;
+    let shape = this.shapes.get(key);
+    if (!shape) {
+      shape = {
+        requests: d.requests,
+        clients: d.clients,
+        declaredMemoryBytes: d.declaredMemoryBytes,
+        declaredThreadMilli: d.declaredThreadMilli,
+        isolation: d.isolation,
+        errors: d.errors,
+        tier: d.tier,
+      };
+      this.shapes.set(key, shape);
+    }
+    return { shape, key };
   }
 
   /**
@@ -102,12 +134,39 @@ export class ClusterState implements ClusterSink {
    */
   findByName(namespace: string, name: string): { uid: string; allocation?: PodAllocation; demand?: PodDemand } | undefined {
     for (const a of this.ledger.pods.values()) {
-      if (a.namespace === namespace && a.name === name && !a.cpuOnly) return { uid: a.uid, allocation: a, demand: this.lastDemand.get(a.uid) };
+      if (a.namespace === namespace && a.name === name && !a.cpuOnly) return { uid: a.uid, allocation: a, demand: this.lastDemand.peek(a.uid) };
     }
     for (const d of this.lastDemand.values()) {
       if (d.namespace === namespace && d.name === name) return { uid: d.uid, demand: d };
     }
     return undefined;
+  }
+
+  /** A bound or reserved pod's demand, rebuilt from its allocation (explain of a pod by name). */
+  demandOfAllocation(a: PodAllocation): PodDemand | undefined {
+    if (!a.shape) return undefined;
+    const s = a.shape;
+    return {
+      requests: s.requests,
+      clients: s.clients,
+      declaredMemoryBytes: s.declaredMemoryBytes,
+      declaredThreadMilli: s.declaredThreadMilli,
+      isolation: s.isolation,
+      errors: s.errors,
+      tier: s.tier,
+      uid: a.uid,
+      namespace: a.namespace,
+      name: a.name,
+      resourceVersion: '',
+      managed: true,
+      cpuMilli: a.cpuMilli ?? 0,
+      nodeName: a.node,
+      assignedGpus: a.sequence ?? null,
+      priority: a.priority ?? 0,
+      preemptionPolicy: 'PreemptLowerPriority',
+      startTime: a.startTime ?? null,
+      labels: {},
+    };
   }
 
   // ---- ClusterSink ----
@@ -132,7 +191,7 @@ export class ClusterState implements ClusterSink {
     }
     // Converge: bound pods the API no longer lists are gone; our own reservations wait for their TTL.
     for (const alloc of [...this.ledger.pods.values()]) {
-      if (!seen.has(alloc.uid) && alloc.state === 'bound') this.forget(alloc.uid);
+      if (!seen.has(alloc.uid) && alloc.state === 'bound') this.ledger.remove(alloc.uid);
     }
     this.podsSynced = true;
   }
@@ -141,9 +200,10 @@ export class ClusterState implements ClusterSink {
     this.applyNode(node);
   }
 
+  /** The Node object is gone; pods bound to it stay recorded until the pods watch says they are gone. */
   deleteNode(name: string): void {
     this.ledger.cpuNodes.delete(name);
-    for (const uid of this.ledger.deleteNode(name)) this.orphans.delete(uid);
+    this.ledger.deleteNode(name);
   }
 
   upsertPod(pod: unknown): void {
@@ -151,75 +211,81 @@ export class ClusterState implements ClusterSink {
     const uid = str(o.metadata?.uid);
     if (!uid) return;
     const existing = this.ledger.pods.get(uid);
-    const nodeName = str(o.spec?.nodeName);
-    if (existing && existing.node === nodeName && !isTerminal(pod)) {
-      // Already accounted where it is (resource requests are immutable): only confirm a reservation.
-      this.ledger.confirm(uid);
-      return;
-    }
-    const demand = parsePodDemand(pod, this.config.tiers);
     if (isTerminal(pod)) {
-      if (existing) this.forget(uid);
+      if (existing) this.ledger.remove(uid);
       return;
     }
+    const nodeName = str(o.spec?.nodeName);
+    // Our own bind's writes arrive before spec.nodeName does: that event must not drop the reservation.
+    if (!nodeName) return;
+    const demand = this.parse(pod);
     if (!demand.managed) {
-      if (existing) this.forget(uid);
+      if (existing && !existing.cpuOnly) this.ledger.remove(uid);
       // A running pod without GPUs still holds CPU on a GPU node: the fragmentation scorer needs it.
-      if (nodeName && demand.cpuMilli > 0 && !this.ledger.cpuNodes.has(nodeName)) {
+      if (demand.cpuMilli > 0 && !this.ledger.cpuNodes.has(nodeName) && (existing?.cpuMilli !== demand.cpuMilli || existing.node !== nodeName)) {
         this.ledger.put({ uid, namespace: demand.namespace, name: demand.name, node: nodeName, takes: [], cpuMilli: demand.cpuMilli, cpuOnly: true, state: 'bound', expiresAt: Infinity });
       }
       return;
     }
-    if (!nodeName) {
-      // Our own bind patches the pod before the Binding exists: that MODIFIED event must not drop
-      // the reservation. A bound pod cannot lose its node, so nothing else to do here.
+    const { shape, key } = this.shapeOf(demand);
+    if (existing && existing.node === nodeName && existing.shapeKey === key && !existing.cpuOnly) {
+      // Already accounted where it is, for what it asks: only confirm a reservation.
+      this.ledger.confirm(uid);
       return;
     }
-    this.record(demand, nodeName, 'bound');
+    // New, moved, or its demand changed (annotations edited on a running pod): account it again.
+    const pinned = demand.assignedGpus ?? (existing && existing.node === nodeName ? existing.sequence ?? null : null);
+    this.record(demand, shape, key, nodeName, pinned);
   }
 
   deletePod(uid: string): void {
-    this.forget(uid);
+    this.ledger.remove(uid);
   }
 
   // ---- the extender's own decisions ----
 
   /**
-   * Reserves the pod on the node (bind). Idempotent: the same UID on the same node returns the
-   * existing allocation; on another node it is a conflict.
+   * Reserves the pod on the node (bind): `decide` computes the fit on the node as it is at this
+   * moment, and the reservation is recorded before anything else can run — a filter arriving
+   * meanwhile already sees it. Idempotent: the same UID on the same node returns the existing
+   * allocation; on another node it is a conflict.
    */
-  reserve(demand: PodDemand, nodeName: string): ReserveResult {
+  reserve(demand: PodDemand, nodeName: string, decide: (node: NodeLedger) => FitResult): ReserveResult {
     this.expire();
     const existing = this.ledger.pods.get(demand.uid);
     if (existing) {
-      if (existing.node === nodeName) return { ok: true, allocation: existing, sequence: sequenceOf(existing.takes), already: true };
+      if (existing.node === nodeName) return { ok: true, allocation: existing, sequence: existing.sequence ?? [], already: true };
       return { ok: false, reasons: [], conflict: existing.node };
     }
     const node = this.ledger.nodes.get(nodeName);
-    if (!node) {
-      return { ok: false, reasons: [{ code: 'node-unknown', resource: 'node', gpu: null, requested: 0, used: 0, capacity: 0, unit: 'none', resolvable: false }] };
-    }
-    const fit = fitPod(demand, node, this.fitOptions);
+    if (!node) return { ok: false, reasons: [NODE_UNKNOWN] };
+    const fit = decide(node);
     if (!fit.fits) return { ok: false, reasons: fit.reasons };
+    const { shape, key } = this.shapeOf(demand);
     const allocation: PodAllocation = {
       uid: demand.uid,
       namespace: demand.namespace,
       name: demand.name,
       node: nodeName,
       takes: fit.takes,
+      sequence: fit.sequence,
+      shape,
+      shapeKey: key,
       cpuMilli: demand.cpuMilli,
+      priority: demand.priority,
+      startTime: null,
       state: 'reserved',
       expiresAt: this.now() + this.reservationTtlMs,
     };
     this.ledger.put(allocation);
-    this.workload.observe(fit.takes, demand.cpuMilli);
+    this.workload.observePod(demand.uid, WorkloadModel.shapeOfTakes(fit.takes, demand.cpuMilli));
     return { ok: true, allocation, sequence: fit.sequence, already: false };
   }
 
   /** Drops a reservation that did not become a binding (bind failed). Bound pods are kept. */
   release(uid: string): void {
     const alloc = this.ledger.pods.get(uid);
-    if (alloc && alloc.state === 'reserved') this.forget(uid);
+    if (alloc && alloc.state === 'reserved') this.ledger.remove(uid);
   }
 
   /** Drops expired reservations; returns them (for logs and metrics). */
@@ -230,64 +296,55 @@ export class ClusterState implements ClusterSink {
   // ---- internals ----
 
   private applyNode(node: unknown): string | null {
-    const inv = parseNodeInventory(node as NodeLike, this.config);
     const name = str(asObj(node).metadata?.name);
     if (!name) return null;
+    const inv = parseNodeInventory(node as NodeLike, this.config);
     if (!inv) {
       this.ledger.cpuNodes.add(name);
-      if (this.ledger.nodes.has(name)) this.ledger.nodes.delete(name);
+      if (this.ledger.nodes.has(name)) this.ledger.deleteNode(name);
       return name;
     }
     this.ledger.cpuNodes.delete(name);
-    const hadNode = this.ledger.nodes.has(name);
-    this.ledger.setNode(inv);
-    // Pods that arrived before their node have allocations with no takes: place them now.
-    if (!hadNode && this.orphans.size > 0) {
-      for (const [uid, d] of [...this.orphans]) {
-        const alloc = this.ledger.pods.get(uid);
-        if (alloc?.node === name) this.record(d, name, alloc.state);
+    const { node: n, changed } = this.ledger.setNode(inv);
+    if (changed) {
+      if (inv.problems.length > 0) this.onNodeProblems?.(name, inv.problems);
+      // The takes of the pods here depend on the inventory: account each again where it was.
+      for (const alloc of [...n.pods.values()]) {
+        if (alloc.cpuOnly || !alloc.shape || !alloc.shapeKey) continue;
+        this.reaccount(alloc, n);
       }
     }
     return name;
   }
 
-  /** Accounts a pod that is on a node: exactly where it was recorded, else where the policy puts it. */
-  private record(demand: PodDemand, nodeName: string, state: 'bound' | 'reserved'): void {
+  /** Accounts a running pod: exactly where it was recorded, else where the node's policy puts it. */
+  private record(demand: PodDemand, shape: PodShape, key: string, nodeName: string, pinned: readonly number[] | null): void {
+    // The GPU rules must see the node without the pod's previous take.
+    this.ledger.remove(demand.uid);
     const node = this.ledger.nodes.get(nodeName);
-    let takes: readonly GpuTake[] = [];
-    if (node) {
-      this.ledger.remove(demand.uid);
-      this.orphans.delete(demand.uid);
-      const fit = fitPod(demand, node, { ...this.fitOptions, force: true, pinned: demand.assignedGpus });
-      if (fit.fits) takes = fit.takes;
-    } else {
-      this.orphans.set(demand.uid, demand);
-    }
+    const placed = node ? account(shape, node, pinned) : { takes: [], sequence: pinned ?? [] };
     this.ledger.put({
       uid: demand.uid,
       namespace: demand.namespace,
       name: demand.name,
       node: nodeName,
-      takes,
+      takes: placed.takes,
+      sequence: placed.sequence,
+      shape,
+      shapeKey: key,
       cpuMilli: demand.cpuMilli,
-      state,
-      expiresAt: state === 'bound' ? Infinity : this.now() + this.reservationTtlMs,
+      priority: demand.priority,
+      startTime: demand.startTime,
+      state: 'bound',
+      expiresAt: Infinity,
     });
-    if (takes.length > 0) this.workload.observe(takes, demand.cpuMilli);
+    this.workload.observePod(demand.uid, WorkloadModel.shapeOfTakes(placed.takes, demand.cpuMilli));
   }
 
-  private forget(uid: string): void {
-    this.ledger.remove(uid);
-    this.orphans.delete(uid);
+  /** Places an allocation again on its node (the inventory changed, or the node appeared). */
+  private reaccount(alloc: PodAllocation, node: NodeLedger): void {
+    this.ledger.remove(alloc.uid);
+    const placed = account(alloc.shape!, node, alloc.sequence ?? null);
+    this.ledger.put({ ...alloc, takes: placed.takes, sequence: placed.sequence });
   }
-}
-
-/** Placement order rebuilt from takes (used when a bind is retried and only takes remain). */
-export function sequenceOf(takes: readonly GpuTake[]): number[] {
-  const seq: number[] = [];
-  for (const t of takes) {
-    const n = t.mig ? [...t.mig.values()].reduce((a, b) => a + b, 0) : t.replicas;
-    for (let i = 0; i < n; i++) seq.push(t.gpu);
-  }
-  return seq;
 }

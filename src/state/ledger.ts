@@ -1,45 +1,58 @@
 // The ledger: per node, per GPU, what each pod UID holds. The only mutable state of gpu-ledger.
 // Every operation is incremental, idempotent per pod UID, and O(GPUs of the node); a pod's
-// allocation is stored with it so that removal subtracts exactly what was added (counters can
-// never go negative, and removing everything returns every counter to zero).
+// allocation is stored with it so that removal subtracts exactly what was added (counters are
+// exact integers, can never go negative, and removing everything returns every counter to zero).
+// A pod whose node is not (or no longer) known keeps its allocation and is attached again when
+// the node (re)appears: deleting and re-creating a Node does not forget the pods bound to it.
 
 import type { GpuTake, NodeInventory, PodRef } from '../model/types.js';
+import { MAX_PODS_PER_GPU } from '../model/limits.js';
+import type { FitShape } from '../gpu/shape.js';
+import { applyTake, emptyUsage, type GpuNode, type GpuUsage } from '../gpu/usage.js';
 
-export type AllocState = 'bound' | 'reserved';
+export type { GpuUsage } from '../gpu/usage.js';
 
-export interface GpuUsage {
-  replicas: number;
-  memoryBytes: number;
-  threadMilli: number;
-  clients: number;
-  /** Pods with anything on this GPU. */
-  pods: number;
-  /** Pods holding this GPU exclusively. */
-  exclusive: number;
-  /** MIG instances in use per profile name. */
-  mig: Map<string, number>;
+/** What a pod asks for, shared by all pods of one shape: the fit shape plus the pod's tier. */
+export interface PodShape extends FitShape {
+  readonly tier: string | null;
 }
+export type AllocState = 'bound' | 'reserved';
 
 export interface PodAllocation extends PodRef {
   node: string;
   takes: readonly GpuTake[];
+  /** GPU per replica/instance in placement order (the `gpu-ledger.io/gpus` record). */
+  sequence?: readonly number[];
+  /** What the pod asks for (interned: pods of one shape share it); null for pods without GPUs. */
+  shape?: PodShape | null;
+  /** The shape's key, to notice a changed demand (annotations edited on a running pod). */
+  shapeKey?: string;
   /** CPU request (milli) the pod holds on the node; pods without GPUs are recorded for this alone. */
   cpuMilli?: number;
   /** A pod without GPU resources, kept only for its CPU. */
   cpuOnly?: boolean;
+  /** `spec.priority` and `status.startTime` (epoch ms): preemption's victim order. */
+  priority?: number;
+  startTime?: number | null;
+  /** More pods on one of its GPUs than the ledger accounts exactly: recorded, takes not applied. */
+  unaccounted?: boolean;
   state: AllocState;
   /** Epoch ms after which a reservation is dropped (Infinity for bound pods). */
   expiresAt: number;
 }
 
-export interface NodeLedger {
+export interface NodeLedger extends GpuNode {
   readonly name: string;
   inventory: NodeInventory;
+  /** Identity of the inventory's content: a Node update that changes nothing GPU-related keeps it. */
+  inventoryKey: string;
   gpus: GpuUsage[];
   pods: Map<string, PodAllocation>;
   /** Σ CPU requests (milli) of the pods on the node, GPU pods or not. */
   cpuMilli: number;
-  /** Bumped on every change: lets scorers cache per-node values. */
+  /** Pods recorded here whose takes could not be applied (see PodAllocation.unaccounted). */
+  unaccounted: number;
+  /** Bumped on every change of this node (caches key on it, with the ledger-wide epoch). */
   generation: number;
   /**
    * Memo of fit answers and scorer inputs, valid while `generation` is unchanged. Lives on the
@@ -50,14 +63,23 @@ export interface NodeLedger {
 
 export interface NodeMemo {
   generation: number;
+  /** Keyed by the fit cache (filter/fit-cache.ts) and the score cache (prioritize/rank.ts) only. */
   fits: Map<string, unknown>;
-  /** The last shape asked about and its answer: kube-scheduler asks about one pod at a time. */
+  /** The placement epoch the fit answers were computed for. */
+  fitEpoch?: unknown;
   lastKey?: string;
   lastFit?: unknown;
-  /** Scores per demand shape, for one workload distribution (by identity). */
-  scores?: { shapes: readonly unknown[]; byShape: Map<string, unknown> };
-  /** Fragmentation of the node before a placement, for one workload distribution (by identity). */
-  fragBefore?: { shapes: readonly unknown[]; value: number };
+  scores?: { epoch: unknown; byShape: Map<string, unknown> };
+  fragBefore?: { epoch: unknown; value: number };
+}
+
+/**
+ * Generations come from one counter for the whole process, so a node deleted and re-created never
+ * reuses a generation a cached answer was computed for.
+ */
+let nextGeneration = 1;
+export function newGeneration(): number {
+  return nextGeneration++;
 }
 
 /** The node's memo for its current generation (a fresh one after any change). */
@@ -70,8 +92,9 @@ export function memoOf(node: NodeLedger): NodeMemo {
   return m;
 }
 
-export function emptyUsage(): GpuUsage {
-  return { replicas: 0, memoryBytes: 0, threadMilli: 0, clients: 0, pods: 0, exclusive: 0, mig: new Map() };
+/** A stable text for everything in an inventory the rules read. */
+export function inventoryKey(inv: NodeInventory): string {
+  return JSON.stringify(inv, (_k, v: unknown) => (v instanceof Map ? [...v.entries()] : v));
 }
 
 export class Ledger {
@@ -79,6 +102,10 @@ export class Ledger {
   readonly pods = new Map<string, PodAllocation>();
   /** Nodes known to exist but without NVIDIA GPUs (so filter can say "no GPU", not "unknown"). */
   readonly cpuNodes = new Set<string>();
+  /** Pods recorded on a node the ledger does not have (yet, or any more), by node name. */
+  private readonly detached = new Map<string, Set<string>>();
+  /** UIDs of the reservations (expire() looks at these only). */
+  private readonly reserved = new Set<string>();
   /** Bumped on every change anywhere (metrics, caches). */
   generation = 0;
 
@@ -86,55 +113,70 @@ export class Ledger {
     return this.cpuNodes.has(name);
   }
 
-  /** Adds or updates a node's inventory; its pods' allocations are kept and re-applied. */
-  setNode(inventory: NodeInventory): NodeLedger {
+  /**
+   * Adds or updates a node's inventory. Returns the node and whether its inventory changed (the
+   * caller then re-accounts its pods: their takes depend on the inventory). An update that
+   * changes nothing GPU-related (a status heartbeat) keeps the node's generation and caches.
+   */
+  setNode(inventory: NodeInventory): { node: NodeLedger; changed: boolean } {
+    const key = inventoryKey(inventory);
     const existing = this.nodes.get(inventory.name);
     if (existing) {
+      if (existing.inventoryKey === key) return { node: existing, changed: false };
       existing.inventory = inventory;
+      existing.inventoryKey = key;
       this.recount(existing);
-      return existing;
+      return { node: existing, changed: true };
     }
     const node: NodeLedger = {
       name: inventory.name,
       inventory,
+      inventoryKey: key,
       gpus: inventory.gpus.map(() => emptyUsage()),
       pods: new Map(),
       cpuMilli: 0,
-      generation: 0,
+      unaccounted: 0,
+      generation: newGeneration(),
     };
     this.nodes.set(inventory.name, node);
-    // Pods seen before their node (events can arrive in any order) are attached now.
-    for (const alloc of this.pods.values()) {
-      if (alloc.node === inventory.name) node.pods.set(alloc.uid, alloc);
-    }
-    this.recount(node);
-    return node;
-  }
-
-  /** Removes a node and releases every pod on it. Returns the released pod UIDs. */
-  deleteNode(name: string): string[] {
-    const node = this.nodes.get(name);
-    const released: string[] = [];
-    for (const [uid, alloc] of this.pods) {
-      if (alloc.node === name) {
-        this.pods.delete(uid);
-        released.push(uid);
+    // Pods seen before their node (events come in any order, or the node was re-created).
+    const waiting = this.detached.get(inventory.name);
+    if (waiting) {
+      this.detached.delete(inventory.name);
+      for (const uid of waiting) {
+        const alloc = this.pods.get(uid);
+        if (alloc && alloc.node === inventory.name) node.pods.set(uid, alloc);
       }
     }
-    if (node) this.nodes.delete(name);
+    this.recount(node);
+    return { node, changed: true };
+  }
+
+  /** Removes a node. Its pods stay recorded (detached) until they are deleted or the node comes back. */
+  deleteNode(name: string): string[] {
+    const node = this.nodes.get(name);
+    if (!node) return [];
+    this.nodes.delete(name);
+    const uids = [...node.pods.keys()];
+    if (uids.length > 0) this.detached.set(name, new Set(uids));
     this.generation++;
-    return released;
+    return uids;
   }
 
   /** Records (or replaces) a pod's allocation. Idempotent for the same UID and allocation. */
   put(alloc: PodAllocation): void {
     this.remove(alloc.uid);
     this.pods.set(alloc.uid, alloc);
+    if (alloc.state === 'reserved') this.reserved.add(alloc.uid);
     const node = this.nodes.get(alloc.node);
     if (node) {
       node.pods.set(alloc.uid, alloc);
-      applyAlloc(node, alloc, +1);
-      node.generation++;
+      this.apply(node, alloc, +1);
+      node.generation = newGeneration();
+    } else {
+      let set = this.detached.get(alloc.node);
+      if (!set) this.detached.set(alloc.node, (set = new Set()));
+      set.add(alloc.uid);
     }
     this.generation++;
   }
@@ -144,21 +186,29 @@ export class Ledger {
     const alloc = this.pods.get(uid);
     if (!alloc) return undefined;
     this.pods.delete(uid);
+    this.reserved.delete(uid);
     const node = this.nodes.get(alloc.node);
     if (node && node.pods.delete(uid)) {
-      applyAlloc(node, alloc, -1);
-      node.generation++;
+      this.apply(node, alloc, -1);
+      node.generation = newGeneration();
+    } else {
+      const set = this.detached.get(alloc.node);
+      if (set) {
+        set.delete(uid);
+        if (set.size === 0) this.detached.delete(alloc.node);
+      }
     }
     this.generation++;
     return alloc;
   }
 
-  /** Marks a reservation as bound (the pod showed up with spec.nodeName). */
+  /** Marks a reservation as bound (the Binding succeeded, or the pod showed up with spec.nodeName). */
   confirm(uid: string): void {
     const alloc = this.pods.get(uid);
     if (alloc && alloc.state === 'reserved') {
       alloc.state = 'bound';
       alloc.expiresAt = Infinity;
+      this.reserved.delete(uid);
       this.generation++;
     }
   }
@@ -166,79 +216,79 @@ export class Ledger {
   /** Drops reservations whose TTL passed. Returns what expired. */
   expire(now: number): PodAllocation[] {
     const expired: PodAllocation[] = [];
-    for (const alloc of this.pods.values()) {
-      if (alloc.state === 'reserved' && alloc.expiresAt <= now) expired.push(alloc);
+    for (const uid of this.reserved) {
+      const alloc = this.pods.get(uid);
+      if (alloc && alloc.state === 'reserved' && alloc.expiresAt <= now) expired.push(alloc);
     }
     for (const alloc of expired) this.remove(alloc.uid);
     return expired;
+  }
+
+  /** Pods recorded on nodes the ledger does not have, by node name. */
+  detachedPods(): ReadonlyMap<string, ReadonlySet<string>> {
+    return this.detached;
   }
 
   /** Recomputes a node's counters from its pods (after an inventory change). */
   private recount(node: NodeLedger): void {
     node.gpus = node.inventory.gpus.map(() => emptyUsage());
     node.cpuMilli = 0;
-    for (const alloc of node.pods.values()) applyAlloc(node, alloc, +1);
-    node.generation++;
+    node.unaccounted = 0;
+    for (const alloc of node.pods.values()) this.apply(node, alloc, +1);
+    node.generation = newGeneration();
     this.generation++;
   }
-}
 
-/**
- * A scratch copy of a node with some pods removed — what preemption would leave. The ledger is
- * not touched: the copy has its own counters.
- */
-export function nodeWithout(node: NodeLedger, uids: ReadonlySet<string>): NodeLedger {
-  const copy: NodeLedger = {
-    name: node.name,
-    inventory: node.inventory,
-    gpus: node.inventory.gpus.map(() => emptyUsage()),
-    pods: new Map(),
-    cpuMilli: 0,
-    generation: -1,
-  };
-  for (const [uid, alloc] of node.pods) {
-    if (uids.has(uid)) continue;
-    copy.pods.set(uid, alloc);
-    applyAlloc(copy, alloc, +1);
-  }
-  return copy;
-}
-
-/** A read-only view of a node under another inventory (full-Node requests): same pods, recounted. */
-export function nodeWithInventory(node: NodeLedger | undefined, inventory: NodeInventory): NodeLedger {
-  const view: NodeLedger = { name: inventory.name, inventory, gpus: inventory.gpus.map(() => emptyUsage()), pods: new Map(), cpuMilli: 0, generation: -1 };
-  if (node) {
-    for (const [uid, alloc] of node.pods) {
-      view.pods.set(uid, alloc);
-      applyAlloc(view, alloc, +1);
+  private apply(node: NodeLedger, alloc: PodAllocation, sign: 1 | -1): void {
+    node.cpuMilli += sign * (alloc.cpuMilli ?? 0);
+    if (sign > 0) {
+      // The counters stay exact only up to MAX_PODS_PER_GPU takes per GPU; more pods than that on
+      // one GPU can only have bypassed the scheduler: keep them recorded, flag the node.
+      alloc.unaccounted = alloc.takes.some((t) => (node.gpus[t.gpu]?.pods ?? 0) >= MAX_PODS_PER_GPU);
     }
+    if (alloc.unaccounted) {
+      node.unaccounted += sign;
+      return;
+    }
+    applyTakes(node, alloc.takes, sign);
   }
-  return view;
 }
 
-function applyAlloc(node: NodeLedger, alloc: PodAllocation, sign: 1 | -1): void {
-  node.cpuMilli += sign * (alloc.cpuMilli ?? 0);
-  applyTakes(node, alloc.takes, sign);
-}
-
-function applyTakes(node: NodeLedger, takes: readonly GpuTake[], sign: 1 | -1): void {
+function applyTakes(node: { gpus: GpuUsage[] }, takes: readonly GpuTake[], sign: 1 | -1): void {
   for (const t of takes) {
     const g = node.gpus[t.gpu];
     // A GPU index beyond the current inventory (node shrank) is remembered with the pod but has
     // no counter to update; recount() re-applies it if the GPU comes back.
-    if (!g) continue;
-    g.replicas += sign * t.replicas;
-    g.memoryBytes += sign * t.memoryBytes;
-    g.threadMilli += sign * t.threadMilli;
-    g.clients += sign * t.clients;
-    g.pods += sign;
-    if (t.exclusive) g.exclusive += sign;
-    if (t.mig) {
-      for (const [profile, n] of t.mig) {
-        const v = (g.mig.get(profile) ?? 0) + sign * n;
-        if (v === 0) g.mig.delete(profile);
-        else g.mig.set(profile, v);
-      }
-    }
+    if (g) applyTake(g, t, sign);
   }
+}
+
+/** A scratch node with the same inventory and a chosen set of pods (preemption, full-Node requests). */
+function scratch(name: string, inventory: NodeInventory, pods: Iterable<[string, PodAllocation]>): NodeLedger {
+  const view: NodeLedger = {
+    name,
+    inventory,
+    inventoryKey: '',
+    gpus: inventory.gpus.map(() => emptyUsage()),
+    pods: new Map(),
+    cpuMilli: 0,
+    unaccounted: 0,
+    generation: -1,
+  };
+  for (const [uid, alloc] of pods) {
+    view.pods.set(uid, alloc);
+    view.cpuMilli += alloc.cpuMilli ?? 0;
+    if (!alloc.unaccounted) applyTakes(view, alloc.takes, +1);
+  }
+  return view;
+}
+
+/** What the node would look like without some pods — what preemption would leave. The ledger is not touched. */
+export function nodeWithout(node: NodeLedger, uids: ReadonlySet<string>): NodeLedger {
+  return scratch(node.name, node.inventory, [...node.pods].filter(([uid]) => !uids.has(uid)));
+}
+
+/** A read-only view of a node under another inventory (full-Node requests): same pods, recounted. */
+export function nodeWithInventory(node: NodeLedger | undefined, inventory: NodeInventory): NodeLedger {
+  return scratch(inventory.name, inventory, node ? node.pods : []);
 }

@@ -2,6 +2,8 @@
 // capacity that those shapes could not use. It learns only from pods already seen (bound or
 // asked about), never from the future; before it has seen anything it assumes the tiers.
 
+import { LRUCache } from 'lru-cache';
+import type { FitShape } from '../gpu/shape.js';
 import type { GpuTake, Tier } from '../model/types.js';
 
 export interface Shape {
@@ -43,6 +45,16 @@ export class WorkloadModel {
     this.prior = tiers.map((t) => ({ memoryBytes: t.memoryBytes, threadMilli: t.threadMilli, gpus: 1, p: 1 / Math.max(1, tiers.length) }));
   }
 
+  /** Pods already counted: a pod is one observation however often it is asked about. */
+  private readonly seenPods = new LRUCache<string, true>({ max: 65_536 });
+
+  /** Records a pod's shape once per UID (`shape` null: nothing to learn, e.g. MIG). */
+  observePod(uid: string, shape: Omit<Shape, 'p'> | null): void {
+    if (!shape || !uid || this.seenPods.has(uid)) return;
+    this.seenPods.set(uid, true);
+    this.observeShape(shape);
+  }
+
   /** Records one pod's shape from the takes it got (or would get). */
   observe(takes: readonly GpuTake[], cpuMilli = 0, weight = 1): void {
     if (takes.length === 0) return;
@@ -53,6 +65,18 @@ export class WorkloadModel {
       thr = Math.max(thr, t.threadMilli);
     }
     this.observeShape({ memoryBytes: mem, threadMilli: thr, gpus: takes.length, cpuMilli }, weight);
+  }
+
+  /** A running pod's shape from its takes (what it holds per GPU). */
+  static shapeOfTakes(takes: readonly GpuTake[], cpuMilli: number): Omit<Shape, 'p'> | null {
+    if (takes.length === 0 || takes.every((t) => t.mig !== null)) return null;
+    let mem = 0;
+    let thr = 0;
+    for (const t of takes) {
+      mem = Math.max(mem, t.memoryBytes);
+      thr = Math.max(thr, t.threadMilli);
+    }
+    return { memoryBytes: mem, threadMilli: thr, gpus: takes.length, cpuMilli };
   }
 
   observeShape(shape: Omit<Shape, 'p'>, weight = 1): void {
@@ -108,4 +132,25 @@ export class WorkloadModel {
     this.cached = keep.map((e) => ({ ...e.shape, p: e.n / covered }));
     return this.cached;
   }
+}
+
+/**
+ * The shape a pending pod asks for, from its demand alone (no node yet): memory and threads per
+ * GPU it states, GPUs it spans (shared replicas spread over as many GPUs as its env names). Pods
+ * that state nothing count as 0 in that dimension (they fit any GPU with room); MIG pods are not
+ * shapes of shareable GPUs (null).
+ */
+export function demandShape(d: FitShape & { cpuMilli: number }): Omit<Shape, 'p'> | null {
+  if (d.errors.length > 0 || d.clients.length === 0) return null;
+  let mem = d.declaredMemoryBytes ?? 0;
+  let thr = d.declaredThreadMilli ?? 0;
+  let gpus = 1;
+  for (const c of d.clients) {
+    if (c.mig.size > 0) return null;
+    for (const v of c.memLimitByOrdinal.values()) mem = Math.max(mem, v);
+    for (const v of c.memLimitByUuid.values()) mem = Math.max(mem, v);
+    if (c.threadMilli !== null) thr = Math.max(thr, c.threadMilli);
+    gpus = Math.max(gpus, c.gpuTokens.size, c.memLimitByOrdinal.size > 0 ? Math.max(...c.memLimitByOrdinal.keys()) + 1 : 1);
+  }
+  return { memoryBytes: mem, threadMilli: thr, gpus, cpuMilli: d.cpuMilli };
 }

@@ -1,22 +1,31 @@
 // One run of the FGD paper's experiment (trace × policy × seed), as the trace README describes it:
-// shuffle, top up to 130 % of GPU capacity, random node order for ties, place pods one at a time
-// (filter → score every feasible node → pick → choose GPUs → allocate), skip failures, record
-// arrived / allocated / fragmentation after every pod. Placement goes through the extender's own
-// fit (fitPod), ledger and — for the gpu-ledger policy — its production scoring.
+// shuffle, top up to 130 % of GPU capacity, place pods one at a time, skip failures, record
+// arrived / allocated / fragmentation after every pod.
+//
+// The `gpu-ledger` policies run the product itself: Node and Pod objects go through the same
+// parsers, ClusterState, Pipeline (filter → prioritize with its normalisation → bind's reserve and
+// GPU choice) and prioritize-cpu as the server; kube-scheduler's side (its resource filter, its
+// in-tree scores, how it adds extender scores, selectHost's random tie-break) is modelled in
+// kube-scores.ts. `gpu-ledger` is the shipped scheduler configuration (in-tree + extender × weight),
+// `gpu-ledger-alone` ranks by the extender's scores only. The paper's baselines are reimplemented
+// on the same ledger and fit.
 
-import { fitPod, type FitOptions, type GpuChooser } from '../../filter/fit.js';
-import { demandShapeKey, fitPodCached } from '../../filter/fit-cache.js';
-import { defaultConfig, type ScoringWeights } from '../../model/config-types.js';
-import { traceNodeInventory, tracePodDemand, type TraceNode, type TracePod, MILLI_BYTES } from '../../model/trace.js';
-import type { GpuTake, PodDemand } from '../../model/types.js';
-import { bestFitScore, dotProdScore, gpuPackingScore, lowestGpu, tightestGpu, type NodeResources, type PodResources } from '../../prioritize/baselines.js';
-import { fragmentationChooser } from '../../prioritize/chooser.js';
-import { scoreCpuPod, scoreNode } from '../../prioritize/policy.js';
+import { fit, bestFitChooser, type GpuChooser } from '../../gpu/place.js';
+import { fitCached, type Placement } from '../../filter/fit-cache.js';
+import { defaultConfig } from '../../model/config-types.js';
+import { parsePodDemand } from '../../model/demand.js';
+import { parseNodeInventory } from '../../model/inventory.js';
+import { traceNodeObject, tracePodObject, type TraceNode, type TracePod } from '../../model/trace.js';
+import type { GpuTake } from '../../model/types.js';
+import { bestFitScore, dotProdScore, gpuPackingScore, lowestGpu, tightestGpu, type NodeResources, type PodResources } from './baselines.js';
+import { Pipeline } from '../../prioritize/pipeline.js';
+import { ClusterState } from '../../state/cluster-state.js';
 import { Ledger, type NodeLedger } from '../../state/ledger.js';
-import { WorkloadModel } from '../../state/workload.js';
 import { nodeTraceFrag, traceShapes, type TraceShape } from './frag.js';
+import { extenderContribution, inTreeScore, selectHost, type NodeRequests } from './kube-scores.js';
+import { loadSchedulerModel, type SchedulerModel } from './sched-config.js';
 
-export const POLICIES = ['random', 'dotprod', 'best-fit', 'gpu-packing', 'fgd', 'gpu-ledger'] as const;
+export const POLICIES = ['random', 'dotprod', 'best-fit', 'gpu-packing', 'fgd', 'gpu-ledger', 'gpu-ledger-alone'] as const;
 export type Policy = (typeof POLICIES)[number];
 
 export interface RunRow {
@@ -79,201 +88,276 @@ export function workloadFor(pods: readonly TracePod[], totalGpuMilli: number, ra
   return list;
 }
 
-interface NodeState extends NodeResources {
+export interface RunOptions {
+  /** The whole-trace shape distribution (the fragmentation measure, and FGD's target workload). */
+  shapes?: readonly TraceShape[];
+  /** The shipped scheduler configuration's weights (the `gpu-ledger` policies). */
+  scheduler?: SchedulerModel;
+}
+
+/** The harness's per-node view shared by every policy: CPU and memory as kube-scheduler counts them. */
+interface Site extends NodeRequests, NodeResources {
   index: number;
-  ledger: NodeLedger;
-  memCap: number;
+  trace: TraceNode;
   frag: number;
-  /** Memo of this node's score per pod shape, valid for one ledger generation (and shape set). */
+  /** Baselines: scores per pod shape, valid for one ledger generation of the node. */
   scoreGen: number;
-  scoreShapes: unknown;
   scores: Map<string, { score: number; gpu: number }>;
 }
 
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+function sites(nodes: readonly TraceNode[]): Site[] {
+  return nodes.map((n, index) => ({
+    index,
+    trace: n,
+    cpuAllocatable: n.cpuMilli,
+    memAllocatable: n.memoryMiB * 2 ** 20,
+    cpu: 0,
+    mem: 0,
+    cpuNonZero: 0,
+    memNonZero: 0,
+    cpuFree: n.cpuMilli,
+    memFree: n.memoryMiB,
+    cpuCap: n.cpuMilli,
+    model: n.model,
+    frag: 0,
+    scoreGen: -1,
+    scores: new Map(),
+  }));
+}
 
-export interface RunOptions {
-  weights?: ScoringWeights;
-  /** The whole-trace shape distribution (FGD may use it; the frag measure does). */
-  shapes?: readonly TraceShape[];
+/** kube-scheduler's own filters for a trace pod: NodeResourcesFit (CPU, memory) and the gpu_spec node affinity. */
+function inTreeFits(s: Site, p: TracePod): boolean {
+  return s.cpuFree >= p.cpuMilli && s.memFree >= p.memoryMiB && (p.gpuSpec.length === 0 || p.gpuSpec.includes(s.model));
+}
+
+function charge(s: Site, p: TracePod): void {
+  s.cpuFree -= p.cpuMilli;
+  s.memFree -= p.memoryMiB;
+  s.cpu += p.cpuMilli;
+  s.mem += p.memoryMiB * 2 ** 20;
+  s.cpuNonZero += p.cpuMilli || 100;
+  s.memNonZero += p.memoryMiB * 2 ** 20 || 200 * 2 ** 20;
 }
 
 export function runExperiment(nodes: readonly TraceNode[], tracePods: readonly TracePod[], policy: Policy, seed: number, options: RunOptions = {}): RunResult {
   const rand = prng(seed);
   const totalGpuMilli = nodes.reduce((a, n) => a + n.gpus * 1000, 0);
   const pods = workloadFor(tracePods, totalGpuMilli, rand);
-  const order = shuffle(nodes.map((_, i) => i), rand); // tie order
+  const order = shuffle(nodes.map((_, i) => i), rand); // the simulator's tie order
   const priority = new Int32Array(nodes.length);
   order.forEach((nodeIndex, rank) => (priority[nodeIndex] = rank));
   const shapes = options.shapes ?? traceShapes(tracePods);
-  const weights = options.weights ?? defaultConfig().scoring.weights;
-  const tiers = defaultConfig().tiers;
-  const workload = new WorkloadModel(tiers);
-  const productionChooser = fragmentationChooser(() => workload.shapes());
+  const run = policy === 'gpu-ledger' || policy === 'gpu-ledger-alone' ? productionRun : baselineRun;
+  return run({ nodes, pods, policy, seed, rand, priority, shapes, totalGpuMilli, scheduler: options.scheduler });
+}
 
-  const ledger = new Ledger();
-  const states: NodeState[] = nodes.map((n, index) => {
-    const l = ledger.setNode(traceNodeInventory(n));
-    return { index, ledger: l, cpuFree: n.cpuMilli, cpuCap: n.cpuMilli, memFree: n.memoryMiB, memCap: n.memoryMiB, model: n.model, frag: 0, scoreGen: -1, scoreShapes: null, scores: new Map() };
-  });
-  for (const s of states) s.frag = nodeTraceFrag(s.ledger, s.cpuFree, s.model, shapes);
-  let clusterFrag = states.reduce((a, s) => a + s.frag, 0);
+interface RunInput {
+  nodes: readonly TraceNode[];
+  pods: readonly TracePod[];
+  policy: Policy;
+  seed: number;
+  rand: () => number;
+  priority: Int32Array;
+  shapes: readonly TraceShape[];
+  totalGpuMilli: number;
+  scheduler?: SchedulerModel;
+}
 
+/** The product: ClusterState + Pipeline exactly as the server runs them, kube-scheduler around it. */
+function productionRun(input: RunInput): RunResult {
+  const { nodes, pods, policy, seed, rand, shapes, totalGpuMilli } = input;
+  const sched = input.scheduler ?? loadSchedulerModel();
+  const withInTree = policy === 'gpu-ledger';
+  const state = new ClusterState({ config: defaultConfig() });
+  state.resetNodes(nodes.map(traceNodeObject));
+  state.resetPods([]);
+  const pipeline = new Pipeline(state);
+  const all = sites(nodes);
+  const byName = new Map(all.map((s) => [s.trace.name, s]));
+  const ledgerNode = (s: Site) => state.ledger.nodes.get(s.trace.name)!;
+  for (const s of all) s.frag = nodeTraceFrag(ledgerNode(s), s.cpuFree, s.model, shapes);
+  let clusterFrag = all.reduce((a, s) => a + s.frag, 0);
   let arrived = 0;
   let allocated = 0;
   let failed = 0;
   const rows: RunRow[] = [];
-  const feasible: NodeState[] = [];
-  const noChooser: FitOptions = {};
+
+  pods.forEach((p, i) => {
+    const uid = `p${i}`;
+    const obj = tracePodObject(p, uid);
+    arrived += podGpuMilli(p);
+    // What kube-scheduler sends: the pod and the nodes that passed its own filters.
+    const demand = state.demandOf(obj);
+    const feasible: string[] = [];
+    for (const s of all) if (inTreeFits(s, p)) feasible.push(s.trace.name);
+    const candidates = demand.managed && feasible.length > 0 ? pipeline.filter(demand, feasible, undefined, uid).passed : feasible;
+    let chosen: string | null = null;
+    if (candidates.length === 1) chosen = candidates[0];
+    else if (candidates.length > 1) {
+      // Prioritize runs only with two or more candidates; each extender entry scores the pods it gets.
+      const ranked = demand.managed ? pipeline.rank(demand, candidates) : sched.cpuWeight > 0 ? pipeline.rankCpu(demand, candidates) : null;
+      const weight = demand.managed ? sched.gpuWeight : sched.cpuWeight;
+      const ext = new Map<string, number>();
+      if (ranked) for (const r of ranked) ext.set(r.host, extenderContribution(r.score, weight));
+      const req = { cpu: p.cpuMilli, mem: p.memoryMiB * 2 ** 20 };
+      chosen = selectHost(candidates, (name) => (ext.get(name) ?? 0) + (withInTree ? inTreeScore(byName.get(name)!, req, sched) : 0), rand);
+    }
+    if (chosen === null) failed++;
+    else {
+      const s = byName.get(chosen)!;
+      if (demand.managed) {
+        const r = pipeline.reserve(demand, chosen);
+        if (!r.ok) throw new Error(`internal: ${p.name} passed the filter on ${chosen} but bind refused it`);
+        state.ledger.confirm(uid);
+        allocated += podGpuMilli(p);
+      } else {
+        // A pod without GPUs reaches the ledger as the pods watch reports it bound.
+        state.upsertPod({ ...obj, spec: { ...(obj.spec as object), nodeName: chosen }, status: { phase: 'Running' } });
+      }
+      charge(s, p);
+      clusterFrag -= s.frag;
+      s.frag = nodeTraceFrag(ledgerNode(s), s.cpuFree, s.model, shapes);
+      clusterFrag += s.frag;
+    }
+    rows.push({ arrived, allocated, frag: clusterFrag, idle: totalGpuMilli - allocated });
+  });
+  return { policy, seed, totalGpuMilli, pods: pods.length, failedPods: failed, rows };
+}
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+/** The paper's policies on the same ledger and fit, with their own GPU choice; ties by the simulator's node order. */
+function baselineRun(input: RunInput): RunResult {
+  const { nodes, pods, policy, seed, rand, priority, shapes, totalGpuMilli } = input;
+  const config = defaultConfig();
+  const ledger = new Ledger();
+  const all = sites(nodes);
+  const nodeOf: NodeLedger[] = nodes.map((n) => ledger.setNode(parseNodeInventory(traceNodeObject(n), config)!).node);
+  for (const s of all) s.frag = nodeTraceFrag(nodeOf[s.index], s.cpuFree, s.model, shapes);
+  let clusterFrag = all.reduce((a, s) => a + s.frag, 0);
+  const placementFor = (chooser: GpuChooser): Placement => ({ chooser, epoch: chooser });
+  const feasibility = placementFor(bestFitChooser);
+  let arrived = 0;
+  let allocated = 0;
+  let failed = 0;
+  const rows: RunRow[] = [];
 
   pods.forEach((p, podIndex) => {
-    const demand = tracePodDemand(p, `p${podIndex}`);
+    const uid = `p${podIndex}`;
+    const demand = parsePodDemand(tracePodObject(p, uid), config.tiers);
     const res: PodResources = { cpuMilli: p.cpuMilli, memoryMiB: p.memoryMiB, gpuMilliTotal: podGpuMilli(p), numGpu: p.numGpu, gpuMilli: p.gpuMilli };
     arrived += res.gpuMilliTotal;
-    const key = demandShapeKey(demand);
-    const shareKey = `${key}|${p.cpuMilli}`;
-    // The production policy learns only from pods it has been asked about so far.
-    if (demand.managed) workload.observeShape({ memoryBytes: p.gpuMilli * MILLI_BYTES, threadMilli: p.gpuMilli, gpus: p.numGpu, cpuMilli: p.cpuMilli });
-    const prodShapes = workload.shapes();
-
-    feasible.length = 0;
-    for (const s of states) {
-      if (s.cpuFree < p.cpuMilli || s.memFree < p.memoryMiB) continue;
-      if (p.gpuSpec.length > 0 && !p.gpuSpec.includes(s.model)) continue;
-      if (demand.managed && !fitPodCached(demand, s.ledger, noChooser, key).fits) continue;
-      feasible.push(s);
-    }
-    let chosen: NodeState | null = null;
+    const feasible = all.filter((s) => inTreeFits(s, p) && (!demand.managed || fitCached(demand, nodeOf[s.index], feasibility).fits));
+    let chosen: Site | null = null;
     let chosenGpu = -1;
     if (feasible.length > 0) {
       if (policy === 'random') chosen = feasible[Math.floor(rand() * feasible.length)];
       else {
-        let bestScore = -Infinity;
+        let best = -Infinity;
         for (const s of feasible) {
           const { score, gpu } = scoreFor(s);
-          if (score > bestScore || (score === bestScore && chosen !== null && priority[s.index] < priority[chosen.index])) {
-            bestScore = score;
+          if (score > best || (score === best && chosen !== null && priority[s.index] < priority[chosen.index])) {
+            best = score;
             chosen = s;
             chosenGpu = gpu;
           }
         }
       }
     }
-    if (!chosen) {
-      failed++;
-    } else {
+    if (!chosen) failed++;
+    else {
+      const node = nodeOf[chosen.index];
       let takes: readonly GpuTake[] = [];
       if (demand.managed) {
-        const fit = fitPod(demand, chosen.ledger, placementOptions(chosenGpu));
-        if (!fit.fits) throw new Error(`internal: ${p.name} was feasible on ${chosen.ledger.name} but does not fit`);
-        takes = fit.takes;
+        const r = fit(demand, node, placementOptions(chosenGpu));
+        if (!r.fits) throw new Error(`internal: ${p.name} was feasible on ${node.name} but does not fit`);
+        takes = r.takes;
         allocated += res.gpuMilliTotal;
       }
-      // Every pod's CPU is in the ledger too (the live extender sees all pods on GPU nodes).
-      ledger.put({ uid: demand.uid, namespace: 'trace', name: p.name, node: chosen.ledger.name, takes, cpuMilli: p.cpuMilli, cpuOnly: !demand.managed, state: 'bound', expiresAt: Infinity });
-      chosen.cpuFree -= p.cpuMilli;
-      chosen.memFree -= p.memoryMiB;
-      chosen.scoreGen = -1;
+      ledger.put({ uid, namespace: 'trace', name: p.name, node: node.name, takes, cpuMilli: p.cpuMilli, cpuOnly: !demand.managed, state: 'bound', expiresAt: Infinity });
+      charge(chosen, p);
       clusterFrag -= chosen.frag;
-      chosen.frag = nodeTraceFrag(chosen.ledger, chosen.cpuFree, chosen.model, shapes);
+      chosen.frag = nodeTraceFrag(node, chosen.cpuFree, chosen.model, shapes);
       clusterFrag += chosen.frag;
     }
     rows.push({ arrived, allocated, frag: clusterFrag, idle: totalGpuMilli - allocated });
 
-    function scoreFor(s: NodeState): { score: number; gpu: number } {
-      const shapeSet = policy === 'gpu-ledger' ? prodShapes : shapes;
-      if (s.scoreGen !== s.ledger.generation || s.scoreShapes !== shapeSet) {
+    function scoreFor(s: Site): { score: number; gpu: number } {
+      const node = nodeOf[s.index];
+      if (s.scoreGen !== node.generation) {
         s.scores.clear();
-        s.scoreGen = s.ledger.generation;
-        s.scoreShapes = shapeSet;
+        s.scoreGen = node.generation;
       }
-      // CPU-dependent scores (best-fit, dotprod, fgd) key on the CPU request too.
-      let memo = s.scores.get(shareKey);
-      if (memo === undefined) {
-        memo = computeScore(s, shapeSet);
-        s.scores.set(shareKey, memo);
+      // Per pod shape (CPU included: best-fit, dotprod and fgd read it).
+      const key = `${p.cpuMilli}|${p.numGpu}|${p.gpuMilli}`;
+      let r = s.scores.get(key);
+      if (r === undefined) {
+        r = computeScore(s, node);
+        s.scores.set(key, r);
       }
-      return memo;
+      return r;
     }
 
-    function computeScore(s: NodeState, shapeSet: unknown): { score: number; gpu: number } {
+    function computeScore(s: Site, node: NodeLedger): { score: number; gpu: number } {
       let takes: readonly GpuTake[] = [];
       if (demand.managed) {
-        const fit = fitPodCached(demand, s.ledger, noChooser, key);
-        if (!fit.fits) return { score: -Infinity, gpu: -1 };
-        takes = fit.takes;
-      } else if (policy === 'gpu-ledger') {
-        // CPU-only pods: the extender's prioritize-cpu verb (how little their CPU strands GPUs).
-        return { score: scoreCpuPod(demand, s.ledger, { tiers, shapes: shapeSet as ReturnType<WorkloadModel['shapes']> }).score, gpu: -1 };
+        const r = fitCached(demand, node, feasibility);
+        if (!r.fits) return { score: -Infinity, gpu: -1 };
+        takes = r.takes;
       }
-      const fit = { takes };
       switch (policy) {
         case 'best-fit':
-          return { score: bestFitScore(s.ledger, fit.takes, s, res), gpu: -1 };
+          return { score: bestFitScore(node, takes, s, res), gpu: -1 };
         case 'dotprod':
-          return { score: dotProdScore(s.ledger, fit.takes, s, res), gpu: -1 };
+          return { score: dotProdScore(node, takes, s, res), gpu: -1 };
         case 'gpu-packing':
-          return { score: gpuPackingScore(s.ledger, fit.takes, s, res), gpu: -1 };
+          return { score: gpuPackingScore(node, takes, s, res), gpu: -1 };
         case 'fgd':
-          return fgdScore(s);
-        case 'gpu-ledger': {
-          // Score the placement the production chooser would make on this node.
-          const own = fitPod(demand, s.ledger, { chooser: productionChooser });
-          if (!own.fits) return { score: -Infinity, gpu: -1 };
-          // Ranked by the score kube-scheduler receives (0..10); equal scores go by the tie order.
-          return { score: scoreNode(demand, s.ledger, own.takes, weights, { tiers, shapes: shapeSet as ReturnType<WorkloadModel['shapes']> }).score, gpu: -1 };
-        }
+          return fgdScore(s, node);
         default:
           return { score: 0, gpu: -1 };
       }
     }
 
     /** FGD: the GPU (for share pods) that grows the node's fragmentation least; int(100·sigmoid(ΔF/1000)). */
-    function fgdScore(s: NodeState): { score: number; gpu: number } {
-      const before = s.frag;
+    function fgdScore(s: Site, node: NodeLedger): { score: number; gpu: number } {
       const cpuAfter = s.cpuFree - p.cpuMilli;
       let bestAfter = Infinity;
       let bestGpu = -1;
-      if (!demand.managed) {
-        bestAfter = nodeTraceFrag(s.ledger, cpuAfter, s.model, shapes);
-      } else if (p.numGpu === 1 && p.gpuMilli < 1000) {
-        const inv = s.ledger.inventory;
-        for (let g = 0; g < inv.gpus.length; g++) {
-          const fit = fitPod(demand, s.ledger, { pinned: [g] });
-          if (!fit.fits) continue;
-          const after = nodeTraceFrag(s.ledger, cpuAfter, s.model, shapes, fit.takes);
+      if (!demand.managed) bestAfter = nodeTraceFrag(node, cpuAfter, s.model, shapes);
+      else if (p.numGpu === 1 && p.gpuMilli < 1000) {
+        for (let g = 0; g < node.inventory.gpus.length; g++) {
+          const r = fit(demand, node, { chooser: bestFitChooser, pinned: [g] });
+          if (!r.fits) continue;
+          const after = nodeTraceFrag(node, cpuAfter, s.model, shapes, r.takes);
           if (after < bestAfter) {
             bestAfter = after;
             bestGpu = g;
           }
         }
       } else {
-        const fit = fitPod(demand, s.ledger, { chooser: lowestGpu });
-        if (fit.fits) bestAfter = nodeTraceFrag(s.ledger, cpuAfter, s.model, shapes, fit.takes);
+        const r = fit(demand, node, { chooser: lowestGpu });
+        if (r.fits) bestAfter = nodeTraceFrag(node, cpuAfter, s.model, shapes, r.takes);
       }
       if (bestAfter === Infinity) return { score: -Infinity, gpu: -1 };
-      return { score: Math.floor(100 * sigmoid((before - bestAfter) / 1000)), gpu: bestGpu };
+      return { score: Math.floor(100 * sigmoid((s.frag - bestAfter) / 1000)), gpu: bestGpu };
     }
   });
 
-  function placementOptions(gpu: number): FitOptions {
+  function placementOptions(gpu: number): { chooser: GpuChooser; pinned?: number[] } {
     switch (policy) {
       case 'fgd':
-        return gpu >= 0 ? { pinned: [gpu] } : { chooser: lowestGpu };
+        return gpu >= 0 ? { chooser: bestFitChooser, pinned: [gpu] } : { chooser: lowestGpu };
       case 'best-fit':
       case 'gpu-packing':
-        return { chooser: tightestGpu as GpuChooser };
+        return { chooser: tightestGpu };
       case 'random':
         // The simulator's random GPU selection: any GPU that fits, uniformly.
-        return { chooser: ((_n, candidates) => candidates[Math.floor(rand() * candidates.length)]) as GpuChooser };
-      case 'dotprod':
-        return { chooser: lowestGpu as GpuChooser };
-      case 'gpu-ledger':
-        return { chooser: productionChooser };
+        return { chooser: (_n, candidates) => candidates[Math.floor(rand() * candidates.length)] };
+      default:
+        return { chooser: lowestGpu };
     }
   }
 
   return { policy, seed, totalGpuMilli, pods: pods.length, failedPods: failed, rows };
 }
-
-export type { PodDemand };

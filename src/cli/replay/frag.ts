@@ -3,7 +3,7 @@
 
 import type { TracePod } from '../../model/trace.js';
 import type { GpuTake } from '../../model/types.js';
-import { gpuFree } from '../../prioritize/gpu-state.js';
+import { gpuFree } from '../../gpu/free.js';
 import type { NodeLedger } from '../../state/ledger.js';
 
 export interface TraceShape {

@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { TraceNode, TracePod } from '../../model/trace.js';
 import { runExperiment, type Policy } from './experiment.js';
 import type { TraceShape } from './frag.js';
+import { loadSchedulerModel } from './sched-config.js';
 
 export interface WorkerInit {
   nodes: TraceNode[];
@@ -19,7 +20,8 @@ export interface Job {
 }
 
 const init = workerData as WorkerInit;
+const scheduler = loadSchedulerModel();
 parentPort?.on('message', (job: Job) => {
-  const result = runExperiment(init.nodes, init.pods, job.policy, job.seed, { shapes: init.shapes });
+  const result = runExperiment(init.nodes, init.pods, job.policy, job.seed, { shapes: init.shapes, scheduler });
   parentPort?.postMessage({ id: job.id, result });
 });

@@ -3,9 +3,9 @@
 // They score what the shared fit code says the pod would take; CPU and memory come from the
 // harness (kube-scheduler's own resource fit in a real cluster).
 
-import type { GpuTake, PodDemand } from '../model/types.js';
-import type { NodeLedger } from '../state/ledger.js';
-import { gpuFree, type GpuFree } from './gpu-state.js';
+import type { GpuTake } from '../../model/types.js';
+import type { GpuNode } from '../../gpu/usage.js';
+import { gpuFree, type GpuFree } from '../../gpu/free.js';
 
 /** Node-level resources the harness tracks (CPU milli, memory MiB) and the trace's scale. */
 export interface NodeResources {
@@ -36,14 +36,14 @@ export function freeGpuMilli(free: readonly GpuFree[]): number {
 }
 
 /** BestFit: least CPU and GPU left after placement (0.5·cpuLeft/128000 + 0.5·gpuLeft/8000). */
-export function bestFitScore(node: NodeLedger, takes: readonly GpuTake[], res: NodeResources, pod: PodResources): number {
+export function bestFitScore(node: GpuNode, takes: readonly GpuTake[], res: NodeResources, pod: PodResources): number {
   const gpuLeft = freeGpuMilli(gpuFree(node, takes));
   const cpuLeft = res.cpuFree - pod.cpuMilli;
   return -(0.5 * (cpuLeft / CPU_SCALE) + 0.5 * (gpuLeft / GPU_SCALE));
 }
 
 /** DotProd: the smallest dot product of the node's free (cpu, gpu) with the pod's request. */
-export function dotProdScore(node: NodeLedger, _takes: readonly GpuTake[], res: NodeResources, pod: PodResources): number {
+export function dotProdScore(node: GpuNode, _takes: readonly GpuTake[], res: NodeResources, pod: PodResources): number {
   const gpuFreeNow = freeGpuMilli(gpuFree(node));
   return -((res.cpuFree / CPU_SCALE) * (pod.cpuMilli / CPU_SCALE) + (gpuFreeNow / GPU_SCALE) * (pod.gpuMilliTotal / GPU_SCALE));
 }
@@ -54,7 +54,7 @@ export function dotProdScore(node: NodeLedger, _takes: readonly GpuTake[], res: 
  * pods that need idle GPUs of a used node 33..50 (fewer idle GPUs taken = higher), an idle node
  * 0..33 (fewer GPUs = higher). CPU-only pods score 0 everywhere.
  */
-export function gpuPackingScore(node: NodeLedger, _takes: readonly GpuTake[], _res: NodeResources, pod: PodResources): number {
+export function gpuPackingScore(node: GpuNode, _takes: readonly GpuTake[], _res: NodeResources, pod: PodResources): number {
   if (pod.numGpu <= 0) return 0;
   const free = gpuFree(node);
   let idle = 0;
@@ -78,7 +78,7 @@ export function gpuPackingScore(node: NodeLedger, _takes: readonly GpuTake[], _r
 }
 
 /** The paper's GPU choice for share pods under BestFit/packing: the tightest GPU that fits. */
-export function tightestGpu(node: NodeLedger, candidates: readonly number[]): number {
+export function tightestGpu(node: GpuNode, candidates: readonly number[]): number {
   const free = gpuFree(node);
   let best = candidates[0];
   for (const i of candidates) if (free[i].threadMilli < free[best].threadMilli) best = i;
@@ -86,10 +86,9 @@ export function tightestGpu(node: NodeLedger, candidates: readonly number[]): nu
 }
 
 /** Whole-GPU pods take the lowest-index free GPUs (the paper's rule for FGD and others). */
-export function lowestGpu(_node: NodeLedger, candidates: readonly number[]): number {
+export function lowestGpu(_node: GpuNode, candidates: readonly number[]): number {
   let best = candidates[0];
   for (const i of candidates) if (i < best) best = i;
   return best;
 }
 
-export type { PodDemand };

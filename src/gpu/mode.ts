@@ -1,0 +1,121 @@
+// The seam every sharing mode implements (Koordinator's device-handler table, HAMi's Devices
+// interface): what one GPU offers, what a pod takes on it, whether that fits, and what is free.
+// mps.ts, time-slicing.ts, mig.ts and whole.ts are the only files that know a mode's rules;
+// modes.ts picks the one for a node.
+
+import type { GpuTake, NodeInventory, Reason, SharingMode } from '../model/types.js';
+import { reasons } from './reason.js';
+import type { FitShape } from './shape.js';
+import { podsOnGpu, type GpuNode, type GpuUsage } from './usage.js';
+
+/** What one GPU offers per dimension; 0 = the mode does not account that dimension (or, memory, unknown). */
+export interface Capacity {
+  replicas: number;
+  /** Usable memory: the GPU's memory minus the reserved headroom. */
+  memoryBytes: number;
+  threadMilli: number;
+  clients: number;
+  mig: ReadonlyMap<string, number>;
+}
+
+/** Free capacity of one GPU, in the units the scorers and explain compare. */
+export interface GpuFree {
+  memoryBytes: number;
+  threadMilli: number;
+  replicas: number;
+  clients: number;
+  /** Free instances per MIG profile. */
+  mig: ReadonlyMap<string, number>;
+  /** Tightest dimension, 0..1 (1 = idle GPU). */
+  fraction: number;
+  /** No pod at all on this GPU. */
+  idle: boolean;
+  /** Held by an exclusive pod, or MIG: nothing shareable. */
+  blocked: boolean;
+}
+
+/** One client's replicas (or tokens) on one GPU, and the device ordinal it sees that GPU as. */
+export interface OnGpu {
+  container: string;
+  client: FitShape['clients'][number];
+  replicas: number;
+  ordinal: number;
+  /** GPUs the client sees on this node. */
+  visible: number;
+}
+
+/** Advice that does not change the decision but that users need (rendered by explain). */
+export interface Note {
+  code: 'threads-capped' | 'env-ignored' | 'replicas-no-isolation' | 'memory-undeclared' | 'memory-unknown' | 'uuid-match' | 'device-absent';
+  message: string;
+}
+
+export interface PodTake {
+  take: GpuTake;
+  /** Why the pod can never get what it declares on this GPU (unresolvable), or null. */
+  refusal: Reason | null;
+  notes: Note[];
+}
+
+export interface ModeRules {
+  readonly mode: SharingMode;
+  /** Free capacity can be split among pods of other shapes (fragmentation applies): not MIG. */
+  readonly shareable: boolean;
+  /** Dimensions whose capacity is a limit in this mode (besides replicas and MIG instances). */
+  readonly limits: { readonly memory: boolean; readonly threads: boolean; readonly clients: boolean };
+  capacity(inv: NodeInventory, gpu: number): Capacity;
+  /** The pod's take on one GPU: its clients' replicas there (`on`) or its MIG instances (`mig`). */
+  take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnGpu[], mig: ReadonlyMap<string, number> | null): PodTake;
+  /** Capacity reasons for adding `take` to `u` (empty = it fits). */
+  admit(node: GpuNode, take: GpuTake, u: GpuUsage): Reason[];
+  free(inv: NodeInventory, gpu: number, u: GpuUsage): GpuFree;
+  /** Notes about the pod on this node as a whole. */
+  podNotes(inv: NodeInventory, shape: FitShape): Note[];
+}
+
+/** Memory one replica is worth: the device plugin's default MPS limit (memory / replicas). */
+export function memoryPerReplica(inv: NodeInventory, gpu: number): number {
+  const g = inv.gpus[gpu];
+  return g && g.replicas > 0 ? Math.floor(g.memoryBytes / g.replicas) : 0;
+}
+
+/** Compute (milli) one replica is worth: 100 / replicas %. */
+export function threadsPerReplica(inv: NodeInventory, gpu: number): number {
+  const g = inv.gpus[gpu];
+  return g && g.replicas > 0 ? Math.floor(1000 / g.replicas) : 0;
+}
+
+/** Usable memory of a GPU (memory − reserved headroom), 0 when the memory is unknown. */
+export function usableMemory(inv: NodeInventory, gpu: number): number {
+  const m = inv.gpus[gpu]?.memoryBytes ?? 0;
+  return m > 0 ? Math.max(0, m - inv.reservedMemoryBytes) : 0;
+}
+
+/** The resource name a GPU's replicas are requested by. */
+export function replicaResource(inv: NodeInventory, gpu: number): string {
+  return inv.perGpuResources ? `nvidia.com/gpu${gpu}` : inv.resource;
+}
+
+/** Exclusivity, the same in every mode: an exclusive pod needs an idle GPU, a shared one avoids held GPUs. */
+export function admitExclusivity(node: GpuNode, take: GpuTake, u: GpuUsage, cap: Capacity): Reason[] {
+  if (take.exclusive && u.pods > 0) return [reasons.exclusiveBusy(take.gpu, u.pods, podsOnGpu(node, take.gpu))];
+  if (!take.exclusive && u.exclusive > 0) {
+    return [reasons.heldExclusive(take.gpu, podsOnGpu(node, take.gpu, true), { requested: take.replicas, used: u.replicas, capacity: cap.replicas })];
+  }
+  return [];
+}
+
+export function admitReplicas(inv: NodeInventory, take: GpuTake, u: GpuUsage, cap: Capacity): Reason[] {
+  if (take.replicas <= 0 || u.replicas + take.replicas <= cap.replicas) return [];
+  const a = { requested: take.replicas, used: u.replicas, capacity: cap.replicas };
+  return [inv.perGpuResources ? reasons.gpuTokens(replicaResource(inv, take.gpu), take.gpu, a) : reasons.replicas(inv.resource, take.gpu, a)];
+}
+
+/** 1 − the largest used share among the dimensions with a capacity. */
+export function freeFraction(pairs: readonly (readonly [used: number, capacity: number])[]): number {
+  let used = 0;
+  for (const [u, c] of pairs) if (c > 0) used = Math.max(used, u / c);
+  return Math.min(1, Math.max(0, 1 - used));
+}
+
+export const NO_MIG: ReadonlyMap<string, number> = new Map();

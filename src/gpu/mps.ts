@@ -1,0 +1,147 @@
+// MPS (seed 000 GB10, seed 001 4 × 31.8 GB): each container is a client with pinned memory and an
+// active-thread share on every GPU it sees. Where the control daemon enforces per-replica limits
+// (the NVIDIA device plugin: memory / replicas and 100 / replicas % per replica), a client's env
+// can only lower them: a pod that declares more memory than its tokens give cannot get it there
+// (refused, with how many tokens would hold it); asking for more threads only caps the pod (a note).
+
+import type { GpuTake, NodeInventory, Reason } from '../model/types.js';
+import { formatBytes, formatMilli } from '../model/quantity.js';
+import {
+  admitExclusivity,
+  admitReplicas,
+  freeFraction,
+  memoryPerReplica,
+  NO_MIG,
+  replicaResource,
+  threadsPerReplica,
+  usableMemory,
+  type Capacity,
+  type GpuFree,
+  type ModeRules,
+  type Note,
+  type OnGpu,
+  type PodTake,
+} from './mode.js';
+import { reasons } from './reason.js';
+import { usesMpsEnv, type FitShape } from './shape.js';
+import type { GpuNode, GpuUsage } from './usage.js';
+
+function capacity(inv: NodeInventory, gpu: number): Capacity {
+  return {
+    replicas: inv.gpus[gpu]?.replicas ?? 0,
+    memoryBytes: usableMemory(inv, gpu),
+    threadMilli: Math.round(1000 * inv.computeOvercommit),
+    clients: inv.mpsMaxClients,
+    mig: NO_MIG,
+  };
+}
+
+/** The env limit a client sets for the GPU it sees as `ordinal` (a UUID entry only when it sees one GPU). */
+function envMemory(o: OnGpu): number | undefined {
+  const byOrdinal = o.client.memLimitByOrdinal.get(o.ordinal);
+  if (byOrdinal !== undefined) return byOrdinal;
+  if (o.visible === 1 && o.client.memLimitByUuid.size === 1) return o.client.memLimitByUuid.values().next().value;
+  return undefined;
+}
+
+function take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnGpu[]): PodTake {
+  const cap = capacity(inv, gpu);
+  const daemon = inv.mpsDaemonLimits;
+  const perReplica = memoryPerReplica(inv, gpu);
+  const threadShare = threadsPerReplica(inv, gpu);
+  const resource = replicaResource(inv, gpu);
+  const notes: Note[] = [];
+  let refusal: Reason | null = null;
+  let memory = 0;
+  let threads = 0;
+  let replicas = 0;
+  let undeclaredShare = 0;
+  let undeclaredReplicas = 0;
+  let undeclared = false;
+  // The largest amount the pod states for this GPU, for the "GPU too small" check.
+  let largest = 0;
+  for (const o of on) {
+    replicas += o.replicas;
+    const share = o.replicas * perReplica;
+    const env = envMemory(o);
+    if (env !== undefined) {
+      largest = Math.max(largest, env);
+      if (daemon && env > share) {
+        refusal ??= reasons.tokenMemory(gpu, env, share, { asked: o.replicas, needed: Math.ceil(env / Math.max(1, perReplica)), resource, each: perReplica }, o.container);
+        memory += share;
+      } else memory += env;
+    } else {
+      undeclared = true;
+      undeclaredShare += share;
+      undeclaredReplicas += o.replicas;
+    }
+    const wantThreads = o.client.threadMilli ?? shape.declaredThreadMilli ?? o.replicas * threadShare;
+    const grantThreads = daemon ? Math.min(wantThreads, o.replicas * threadShare) : wantThreads;
+    if (grantThreads < wantThreads) {
+      notes.push({
+        code: 'threads-capped',
+        message: `container "${o.container}": ${formatMilli(wantThreads)} of threads cannot take effect on GPU ${gpu}: its ${o.replicas} replica(s) get ${formatMilli(grantThreads)} from the MPS daemon, and a client's env can only lower that`,
+      });
+    }
+    threads += grantThreads;
+  }
+  if (undeclared) {
+    // The pod's own declaration (annotation or tier) stands for its clients without an env limit.
+    const declared = shape.declaredMemoryBytes;
+    if (declared !== null) {
+      largest = Math.max(largest, declared);
+      if (daemon && declared > undeclaredShare) {
+        refusal ??= reasons.tokenMemory(gpu, declared, undeclaredShare, { asked: undeclaredReplicas, needed: Math.ceil(declared / Math.max(1, perReplica)), resource, each: perReplica }, null);
+        memory += undeclaredShare;
+      } else memory += declared;
+    } else memory += undeclaredShare;
+  }
+  if (cap.memoryBytes > 0 && largest > cap.memoryBytes) refusal = reasons.gpuTooSmall(gpu, largest, cap.memoryBytes);
+  const t: GpuTake = { gpu, replicas, memoryBytes: memory, threadMilli: threads, clients: on.length, mig: null, exclusive: shape.isolation === 'exclusive' };
+  return { take: t, refusal, notes };
+}
+
+function admit(node: GpuNode, t: GpuTake, u: GpuUsage): Reason[] {
+  const inv = node.inventory;
+  const cap = capacity(inv, t.gpu);
+  const out = [...admitExclusivity(node, t, u, cap), ...admitReplicas(inv, t, u, cap)];
+  if (cap.memoryBytes > 0 && u.memoryBytes + t.memoryBytes > cap.memoryBytes) {
+    out.push(reasons.mpsMemory(t.gpu, { requested: t.memoryBytes, used: u.memoryBytes, capacity: cap.memoryBytes }));
+  }
+  if (u.threadMilli + t.threadMilli > cap.threadMilli) out.push(reasons.mpsThreads(t.gpu, { requested: t.threadMilli, used: u.threadMilli, capacity: cap.threadMilli }));
+  if (u.clients + t.clients > cap.clients) out.push(reasons.mpsClients(t.gpu, { requested: t.clients, used: u.clients, capacity: cap.clients }));
+  return out;
+}
+
+function free(inv: NodeInventory, gpu: number, u: GpuUsage): GpuFree {
+  const cap = capacity(inv, gpu);
+  const blocked = u.exclusive > 0;
+  const fraction = cap.replicas <= 0 || blocked ? 0 : freeFraction([[u.replicas, cap.replicas], [u.memoryBytes, cap.memoryBytes], [u.threadMilli, cap.threadMilli], [u.clients, cap.clients]]);
+  return {
+    memoryBytes: Math.max(0, cap.memoryBytes - u.memoryBytes),
+    threadMilli: Math.max(0, cap.threadMilli - u.threadMilli),
+    replicas: Math.max(0, cap.replicas - u.replicas),
+    clients: Math.max(0, cap.clients - u.clients),
+    mig: NO_MIG,
+    fraction,
+    idle: u.pods === 0,
+    blocked,
+  };
+}
+
+function podNotes(inv: NodeInventory, shape: FitShape): Note[] {
+  const out: Note[] = [];
+  if (shape.declaredMemoryBytes === null && !usesMpsEnv(shape)) {
+    const per = memoryPerReplica(inv, 0);
+    out.push({
+      code: 'memory-undeclared',
+      message: `pod declares no GPU memory: it is accounted at its replicas' share (${formatBytes(per)} per replica); set CUDA_MPS_PINNED_DEVICE_MEM_LIMIT or gpu-ledger.io/gpu-memory`,
+    });
+  }
+  if (shape.clients.some((c) => c.memLimitByUuid.size > 0)) {
+    out.push({ code: 'uuid-match', message: 'GPU UUIDs in CUDA_MPS_PINNED_DEVICE_MEM_LIMIT are matched only when the container sees one GPU' });
+  }
+  return out;
+}
+
+export const mpsRules: ModeRules = { mode: 'mps', shareable: true, limits: { memory: true, threads: true, clients: true }, capacity, take, admit, free, podNotes };

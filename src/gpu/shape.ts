@@ -1,0 +1,65 @@
+// The part of a pod's demand the GPU rules read, and the one key that identifies it. `fit` takes a
+// FitShape, not a PodDemand, so it cannot read a field the key leaves out: FIT_FIELDS must name
+// every field of FitShape (checked by the compiler below), and fitKey serialises exactly those.
+
+import type { DemandError, GpuClient, Isolation, PodDemand } from '../model/types.js';
+
+export interface FitShape {
+  readonly requests: ReadonlyMap<string, number>;
+  readonly clients: readonly GpuClient[];
+  /** Pod-level memory per GPU: `gpu-ledger.io/gpu-memory`, else the tier's. */
+  readonly declaredMemoryBytes: number | null;
+  /** Pod-level thread share per GPU from the tier, when no container sets it. */
+  readonly declaredThreadMilli: number | null;
+  readonly isolation: Isolation;
+  readonly errors: readonly DemandError[];
+}
+
+const FIT_FIELDS = ['requests', 'clients', 'declaredMemoryBytes', 'declaredThreadMilli', 'isolation', 'errors'] as const;
+// Compile-time guard: a field added to FitShape but not to FIT_FIELDS fails here.
+type Missing = Exclude<keyof FitShape, (typeof FIT_FIELDS)[number]>;
+const exhaustive: Missing extends never ? true : never = true;
+void exhaustive;
+
+/** JSON with Maps as entry lists (Maps are how the demand keeps per-resource and per-device values). */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (v instanceof Map ? [...v.entries()] : v));
+}
+
+/** Serialises the named fields of an object in a fixed order. */
+export function keyOf<T extends object>(obj: T, fields: readonly (keyof T)[]): string {
+  return stableJson(fields.map((f) => obj[f]));
+}
+
+const keys = new WeakMap<object, string>();
+
+/** The fit cache's key: every field fit reads, nothing else (not the pod's identity). */
+export function fitKey(shape: FitShape): string {
+  let k = keys.get(shape);
+  if (k === undefined) {
+    k = keyOf(shape, FIT_FIELDS);
+    keys.set(shape, k);
+  }
+  return k;
+}
+
+/** A PodDemand is a FitShape (structurally); this names the conversion where it happens. */
+export function fitShapeOf(d: PodDemand): FitShape {
+  return d;
+}
+
+/** Memory per GPU the pod states where no MPS daemon enforces it: its declaration, else the largest env entry. */
+export function declaredMemory(shape: FitShape): number | null {
+  if (shape.declaredMemoryBytes !== null) return shape.declaredMemoryBytes;
+  let max: number | null = null;
+  for (const c of shape.clients) {
+    for (const v of c.memLimitByOrdinal.values()) max = Math.max(max ?? 0, v);
+    for (const v of c.memLimitByUuid.values()) max = Math.max(max ?? 0, v);
+  }
+  return max;
+}
+
+/** True when a container sets CUDA_MPS_* itself. */
+export function usesMpsEnv(shape: FitShape): boolean {
+  return shape.clients.some((c) => c.memLimitByOrdinal.size > 0 || c.memLimitByUuid.size > 0 || c.threadMilli !== null);
+}

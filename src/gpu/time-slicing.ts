@@ -1,0 +1,90 @@
+// Time-slicing (seeds 002, 003, 004): replicas of a GPU with no memory or fault isolation. A pod's
+// memory is what it declares per GPU (annotation, tier, or its largest CUDA_MPS env entry as its
+// best statement), else its replicas' share; the sum must stay within the GPU's memory when known.
+
+import type { GpuTake, NodeInventory, Reason } from '../model/types.js';
+import { formatBytes } from '../model/quantity.js';
+import {
+  admitExclusivity,
+  admitReplicas,
+  freeFraction,
+  memoryPerReplica,
+  NO_MIG,
+  threadsPerReplica,
+  usableMemory,
+  type Capacity,
+  type GpuFree,
+  type ModeRules,
+  type Note,
+  type OnGpu,
+  type PodTake,
+} from './mode.js';
+import { reasons } from './reason.js';
+import { declaredMemory, usesMpsEnv, type FitShape } from './shape.js';
+import type { GpuNode, GpuUsage } from './usage.js';
+
+function capacity(inv: NodeInventory, gpu: number): Capacity {
+  // Threads are not a limit here; the compute share is kept for the scorers (a replica's share).
+  return { replicas: inv.gpus[gpu]?.replicas ?? 0, memoryBytes: usableMemory(inv, gpu), threadMilli: 1000, clients: 0, mig: NO_MIG };
+}
+
+function take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnGpu[]): PodTake {
+  const cap = capacity(inv, gpu);
+  let replicas = 0;
+  for (const o of on) replicas += o.replicas;
+  const declared = declaredMemory(shape);
+  const memory = declared ?? replicas * memoryPerReplica(inv, gpu);
+  let refusal: Reason | null = null;
+  const notes: Note[] = [];
+  if (declared !== null && cap.memoryBytes > 0 && declared > cap.memoryBytes) refusal = reasons.gpuTooSmall(gpu, declared, cap.memoryBytes);
+  if (declared !== null && cap.memoryBytes === 0) {
+    notes.push({ code: 'memory-unknown', message: `GPU ${gpu}'s memory is unknown (no nvidia.com/gpu.memory label or gpu-ledger.io/gpu-memory): the declared ${formatBytes(declared)} is not checked` });
+  }
+  const t: GpuTake = {
+    gpu,
+    replicas,
+    memoryBytes: memory,
+    threadMilli: replicas * threadsPerReplica(inv, gpu),
+    clients: on.length,
+    mig: null,
+    exclusive: shape.isolation === 'exclusive',
+  };
+  return { take: t, refusal, notes };
+}
+
+function admit(node: GpuNode, t: GpuTake, u: GpuUsage): Reason[] {
+  const inv = node.inventory;
+  const cap = capacity(inv, t.gpu);
+  const out = [...admitExclusivity(node, t, u, cap), ...admitReplicas(inv, t, u, cap)];
+  if (cap.memoryBytes > 0 && u.memoryBytes + t.memoryBytes > cap.memoryBytes) {
+    out.push(reasons.timesliceMemory(t.gpu, { requested: t.memoryBytes, used: u.memoryBytes, capacity: cap.memoryBytes }));
+  }
+  return out;
+}
+
+function free(inv: NodeInventory, gpu: number, u: GpuUsage): GpuFree {
+  const cap = capacity(inv, gpu);
+  const blocked = u.exclusive > 0;
+  const fraction = cap.replicas <= 0 || blocked ? 0 : freeFraction([[u.replicas, cap.replicas], [u.memoryBytes, cap.memoryBytes]]);
+  return {
+    memoryBytes: Math.max(0, cap.memoryBytes - u.memoryBytes),
+    threadMilli: Math.max(0, cap.threadMilli - u.threadMilli),
+    replicas: Math.max(0, cap.replicas - u.replicas),
+    clients: 0,
+    mig: NO_MIG,
+    fraction,
+    idle: u.pods === 0,
+    blocked,
+  };
+}
+
+function podNotes(_inv: NodeInventory, shape: FitShape): Note[] {
+  const out: Note[] = [];
+  if (usesMpsEnv(shape)) out.push({ code: 'env-ignored', message: 'CUDA_MPS_* env has no effect on a time-slicing node: only MPS enforces it (the largest memory entry is taken as the pod\'s declared memory)' });
+  if (shape.clients.some((c) => c.replicas > 1)) {
+    out.push({ code: 'replicas-no-isolation', message: 'several time-slicing replicas do not buy proportional compute or memory isolation; they only count against the replicas' });
+  }
+  return out;
+}
+
+export const timeSlicingRules: ModeRules = { mode: 'time-slicing', shareable: true, limits: { memory: true, threads: false, clients: false }, capacity, take, admit, free, podNotes };
