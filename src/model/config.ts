@@ -25,10 +25,10 @@
 // ```
 
 import { readFileSync } from 'node:fs';
-import yaml from 'js-yaml';
 import { defaultConfig, type LabelSelector, type LedgerConfig, type PoolConfig } from './config-types.js';
 import { parseMemoryQuantity } from './quantity.js';
 import type { ReplicaPlacement, SharingMode, Tier } from './types.js';
+import { parseYaml } from './yaml.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -81,7 +81,7 @@ export function parseConfig(text: string, sourceName: string): LedgerConfig {
   };
   let doc: unknown;
   try {
-    doc = yaml.load(text, { json: true });
+    doc = parseYaml(text);
   } catch (err) {
     throw new ConfigError(`${sourceName}: not valid YAML or JSON: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }

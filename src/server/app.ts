@@ -3,9 +3,9 @@
 // error, never a 500, and never reaches the ledger.
 
 import express, { type NextFunction, type Request, type Response } from 'express';
-import yaml from 'js-yaml';
 import type { Logger } from 'pino';
 import { explainPod, renderExplanation } from '../explain/explain.js';
+import { parseYaml } from '../model/yaml.js';
 import type { ClusterState } from '../state/cluster-state.js';
 import type { Binder } from '../state/sink.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -57,7 +57,7 @@ export function createApp(opts: AppOptions): express.Express {
     try {
       let pod: unknown;
       try {
-        pod = yaml.load(typeof req.body === 'string' ? req.body : '', { json: true });
+        pod = parseYaml(typeof req.body === 'string' ? req.body : '');
       } catch (err) {
         throw new HttpError(400, `body is not a Pod in JSON or YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
       }

@@ -1,8 +1,8 @@
 // Contract tests: the captured kube-scheduler 1.30 requests and the seed scenarios, over real HTTP.
 import { readFileSync } from 'node:fs';
-import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/cli/serve.js';
+import { parseYaml } from '../../src/model/yaml.js';
 import { post, serve } from './harness.js';
 
 const fixture = (f: string) => JSON.parse(readFileSync(`test/fixtures/kube-scheduler-1.30/${f}`, 'utf8')) as Record<string, unknown>;
@@ -101,7 +101,7 @@ describe('seed scenarios over HTTP (demo cluster)', () => {
   let s: RunningServer;
   const demoNodes = ['spark-01', 'mps-agg-01', 'mps-ind-01', 'a100-mig-01', 'a100-mig-small-01', 'a100-mig-large-01', 'a100-ts-01', 'h100-ts-01', 't4-01', 'homelab-3090', 'cpu-01'];
   const pod = (file: string, uid?: string) => {
-    const p = yaml.load(readFileSync(`examples/pods/${file}`, 'utf8')) as { metadata: Record<string, unknown> };
+    const p = parseYaml(readFileSync(`examples/pods/${file}`, 'utf8')) as { metadata: Record<string, unknown> };
     if (uid) p.metadata = { ...p.metadata, uid, name: `${String(p.metadata.name)}-${uid}` };
     return p;
   };
