@@ -83,7 +83,7 @@ export function verbHandler(opts: VerbOptions): (req: IncomingMessage, res: Serv
       else {
         const reason = notInSyncReason(sync);
         metrics.notInSync.inc({ verb: v.name });
-        logger.warn({ verb: v.name, resources: sync.resources }, 'ledger not in sync: refusing');
+        logger.info({ verb: v.name, resources: sync.resources }, 'ledger not in sync: refusing');
         result = v.refuse(args, reason);
       }
       send(res, 200, JSON.stringify(result));
