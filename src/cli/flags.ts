@@ -27,7 +27,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'kubeconfig', type: 'string', env: 'KUBECONFIG', help: 'kubeconfig for live mode (default: in-cluster service account)' },
   { name: 'api-timeout', type: 'string', default: '60s', env: 'GPU_LEDGER_API_TIMEOUT', help: 'live mode: deadline of each LIST and of each watch connection until its response headers (a watch then stays open; the watchdog bounds its silence)' },
   { name: 'bind-timeout', type: 'string', default: '4s', env: 'GPU_LEDGER_BIND_TIMEOUT', help: "live mode: deadline of a whole bind (the Binding and any read); keep it below the extender's httpTimeout (kube-scheduler default 5s)" },
-  { name: 'reservation-ttl', type: 'string', default: '120s', env: 'GPU_LEDGER_RESERVATION_TTL', help: 'how long a bind reservation waits for the pod to show up bound before it expires' },
+  { name: 'reservation-ttl', type: 'string', default: '120s', env: 'GPU_LEDGER_RESERVATION_TTL', help: 'backstop: a reservation whose bind never settled expires after this (a bind settles within --bind-timeout; bound or unknown outcomes never expire)' },
   { name: 'resync-period', type: 'string', default: '5m', env: 'GPU_LEDGER_RESYNC_PERIOD', help: 'live mode: full relist period (guards against silently stalled watches)' },
   { name: 'preemption', type: 'boolean', default: 'false', env: 'GPU_LEDGER_PREEMPTION', help: 'report capacity reasons as resolvable (FailedNodes); only with a preemptVerb configured' },
   { name: 'log-level', type: 'string', default: 'info', env: 'GPU_LEDGER_LOG_LEVEL', help: 'pino level: fatal, error, warn, info, debug, trace' },
