@@ -297,12 +297,16 @@ export async function startServer(opts: ServeOptions, logger: Logger = pino({ le
   harden(statusServer, 'status', transport, maxConnections, metrics, logger);
   const trackers = [new ConnectionTracker(server), new ConnectionTracker(statusServer)];
 
-  const port = await listen(server, opts.port, opts.host);
+  let port: number;
   let statusPort: number;
   try {
+    port = await listen(server, opts.port, opts.host);
     statusPort = await listen(statusServer, opts.statusPort, opts.statusHost);
   } catch (err) {
+    // e.g. EADDRINUSE on the second port: leave nothing running behind the error.
     server.close();
+    statusServer.close();
+    await stopLive?.();
     throw err;
   }
   const hostOf = (h: string) => (h.includes(':') ? `[${h}]` : h);

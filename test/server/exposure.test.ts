@@ -2,7 +2,7 @@
 // unless told otherwise, and neither answers the other's routes. Explain bodies are bounded (3 MiB,
 // no YAML aliases) on the status port.
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeOptions, startServer, type RunningServer } from '../../src/cli/serve.js';
@@ -94,6 +94,28 @@ describe('defaults are loopback', () => {
       expect(r.statusUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     } finally {
       await r.close();
+    }
+  });
+});
+
+describe('start-up', () => {
+  it('a status port already in use is an error, and the extender port is not left listening', async () => {
+    const first = await serve(['test/fixtures/rig-cluster.yaml']);
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as AddressInfo).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    try {
+      await expect(serve(['test/fixtures/rig-cluster.yaml'], { port, statusPort: first.statusPort })).rejects.toThrow(/EADDRINUSE/);
+      const refused = await new Promise<boolean>((resolve) => {
+        const c = net.connect(port, '127.0.0.1', () => (c.destroy(), resolve(false)));
+        c.on('error', () => resolve(true));
+      });
+      expect(refused).toBe(true);
+    } finally {
+      await first.close();
     }
   });
 });
