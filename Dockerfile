@@ -19,6 +19,7 @@ COPY --from=build /src/dist/src ./dist/src
 COPY bin ./bin
 COPY examples ./examples
 USER 65532:65532
-EXPOSE 8888
+# the read-only status port (metrics, health, explain); the extender verbs (8888) listen on loopback
+EXPOSE 8889
 ENTRYPOINT ["node", "/app/bin/gpu-ledger.js"]
 CMD ["serve"]

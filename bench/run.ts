@@ -53,12 +53,13 @@ async function waitReady(url: string, timeoutMs: number): Promise<void> {
 
 async function startLedger(snapshot: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(repo, 'bin', 'gpu-ledger.js'), 'serve', '--snapshot', snapshot, '--port', String(port)], {
+  const statusPort = await freePort();
+  const child = spawn(process.execPath, [join(repo, 'bin', 'gpu-ledger.js'), 'serve', '--snapshot', snapshot, '--port', String(port), '--status-port', String(statusPort)], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const url = `http://127.0.0.1:${port}`;
-  await waitReady(url, 120_000);
-  return { url, child };
+  // Readiness is on the read-only status port; the verbs on the extender port.
+  await waitReady(`http://127.0.0.1:${statusPort}`, 120_000);
+  return { url: `http://127.0.0.1:${port}`, child };
 }
 
 async function startBaseline(): Promise<{ url: string; child: ChildProcess }> {

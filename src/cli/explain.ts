@@ -2,11 +2,11 @@
 
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import yaml from 'js-yaml';
 import { explainPod, renderExplanation } from '../explain/explain.js';
 import { loadConfigFile } from '../model/config.js';
 import { defaultConfig } from '../model/config-types.js';
 import { Pipeline } from '../prioritize/pipeline.js';
+import { parseYaml } from '../model/yaml.js';
 import { ClusterState } from '../state/cluster-state.js';
 import { loadSnapshotFiles } from './snapshot-files.js';
 
@@ -31,7 +31,7 @@ export async function runExplain(argv: string[], out: (s: string) => void = (s) 
   const podFile = positionals[0];
   let pod: unknown;
   try {
-    pod = yaml.load(await readFile(podFile, 'utf8'), { json: true });
+    pod = parseYaml(await readFile(podFile, 'utf8'));
   } catch (err) {
     throw new UsageError(`${podFile}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }

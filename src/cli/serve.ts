@@ -1,6 +1,7 @@
 // `gpu-ledger serve`: resolve settings (flag > env var > config file `server:` > default), load the
-// ledger from snapshot files or the cluster, and serve HTTP(S). Snapshot and live mode differ only
-// in the event source and the Binder.
+// ledger from snapshot files or the cluster, and serve two listeners: the extender port (the verbs,
+// loopback by default, HTTP or HTTPS/mTLS) and the read-only status port (metrics, health,
+// readiness, explain). Snapshot and live mode differ only in the event source and the Binder.
 
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -10,9 +11,12 @@ import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { loadConfigFile } from '../model/config.js';
 import { defaultConfig, type LedgerConfig } from '../model/config-types.js';
-import { createHandler } from '../server/app.js';
-import { parseSize } from '../server/verbs.js';
-import { createMetrics } from '../server/metrics.js';
+import { createApp, createVerbsHandler } from '../server/app.js';
+import { Pipeline } from '../prioritize/pipeline.js';
+import { BodyBudget, parseSize } from '../server/body.js';
+import { ConnectionTracker } from '../server/connections.js';
+import { createMetrics, type Metrics } from '../server/metrics.js';
+import { SNAPSHOT_SYNC, type SyncSource } from '../server/sync-gate.js';
 import { ClusterState } from '../state/cluster-state.js';
 import type { Binder, BindRequest } from '../state/sink.js';
 import { SERVE_FLAGS } from './flags.js';
@@ -22,26 +26,64 @@ import { UsageError } from './explain.js';
 export interface ServeOptions {
   snapshot: string[];
   config: LedgerConfig;
+  /** Extender port (the verbs). */
   host: string;
   port: number;
+  /** Read-only status port (metrics, health, readiness, explain). */
+  statusHost: string;
+  statusPort: number;
   tlsCert?: string;
   tlsKey?: string;
   clientCa?: string;
   maxBody: string;
+  /** Bytes all bodies being read may hold at once, e.g. "128mb". Default: 2 × maxBody. */
+  bodyBudget?: string;
+  /** Open connections per listener. */
+  maxConnections?: number;
   kubeconfig?: string;
+  /** Live mode: deadline of each LIST and watch connection, ms. */
+  apiTimeoutMs?: number;
+  /** Live mode: deadline of a whole bind, ms. */
+  bindTimeoutMs?: number;
   reservationTtlMs: number;
   resyncPeriodMs: number;
   preemption: boolean;
   logLevel: string;
+  /** HTTP timeouts (tests shorten them; not flags). */
+  transport?: Partial<Transport>;
 }
 
+/**
+ * HTTP server timeouts. kube-scheduler's Go transport closes idle keep-alive connections after 90 s
+ * (IdleConnTimeout); the server must keep them longer, or a request sent on a connection the server
+ * is closing at that moment is reset. Headers and whole requests get their own, shorter deadlines
+ * (they count from a request's first byte, not from an idle connection's last one), checked every
+ * checkIntervalMs.
+ */
+export interface Transport {
+  keepAliveTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  checkIntervalMs: number;
+}
+
+export const TRANSPORT: Transport = { keepAliveTimeoutMs: 120_000, headersTimeoutMs: 30_000, requestTimeoutMs: 60_000, checkIntervalMs: 5_000 };
+
 export interface RunningServer {
+  /** The extender port's URL (verbs). */
   url: string;
   port: number;
+  /** The status port's URL (read-only). */
+  statusUrl: string;
+  statusPort: number;
   state: ClusterState;
   server: http.Server;
+  statusServer: http.Server;
   logger: Logger;
+  /** Graceful: stop accepting, finish requests in flight, close idle connections at once. */
   close(): Promise<void>;
+  /** Forced: drop every connection (the shutdown deadline passed). */
+  destroyConnections(): void;
 }
 
 /** "120s", "5m", "1h", "500ms", or a number of seconds. */
@@ -56,7 +98,13 @@ export function parseDuration(text: string, field: string): number {
 const CONFIG_KEY: Record<string, string> = {
   host: 'host',
   port: 'port',
+  'status-host': 'statusHost',
+  'status-port': 'statusPort',
   'max-body': 'maxBody',
+  'body-budget': 'bodyBudget',
+  'max-connections': 'maxConnections',
+  'api-timeout': 'apiTimeout',
+  'bind-timeout': 'bindTimeout',
   'reservation-ttl': 'reservationTtl',
   'resync-period': 'resyncPeriod',
   'log-level': 'logLevel',
@@ -97,14 +145,38 @@ export function resolveServeOptions(argv: string[], env: NodeJS.ProcessEnv = pro
   };
   const snapshotFlag = values.snapshot as string[] | undefined;
   const snapshot = snapshotFlag?.length ? snapshotFlag : (env.GPU_LEDGER_SNAPSHOT ?? '').split(',').filter((s) => s !== '');
-  const port = Number(get('port'));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port "${get('port')}" is not a port number`);
-  const maxBody = get('max-body') ?? '64mb';
-  try {
-    parseSize(maxBody);
-  } catch {
-    throw new UsageError(`--max-body "${maxBody}" is not a size (e.g. 64mb)`);
-  }
+  const portOf = (flag: string): number => {
+    const p = Number(get(flag));
+    if (!Number.isInteger(p) || p < 0 || p > 65535) throw new UsageError(`--${flag} "${get(flag)}" is not a port number`);
+    return p;
+  };
+  const port = portOf('port');
+  const statusPort = portOf('status-port');
+  const host = get('host') ?? '127.0.0.1';
+  const statusHost = get('status-host') ?? '127.0.0.1';
+  if (port !== 0 && port === statusPort) throw new UsageError(`--status-port ${statusPort} must differ from --port: the status port never serves the verbs`);
+  const size = (flag: string, fallback: string): { text: string; bytes: number } => {
+    const text = get(flag) ?? fallback;
+    try {
+      const bytes = parseSize(text);
+      if (bytes <= 0) throw new Error('zero');
+      return { text, bytes };
+    } catch {
+      throw new UsageError(`--${flag} "${text}" is not a size (e.g. 64mb)`);
+    }
+  };
+  const maxBody = size('max-body', '64mb');
+  const bodyBudget = size('body-budget', '128mb');
+  if (bodyBudget.bytes < maxBody.bytes) throw new UsageError(`--body-budget ${bodyBudget.text} is smaller than --max-body ${maxBody.text}: a request of the largest size could never be read`);
+  const maxConnections = Number(get('max-connections') ?? '256');
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new UsageError(`--max-connections "${get('max-connections')}" must be a positive whole number`);
+  const positiveDuration = (flag: string, fallback: string): number => {
+    const ms = parseDuration(get(flag) ?? fallback, `--${flag}`);
+    if (ms <= 0) throw new UsageError(`--${flag} "${get(flag)}" must be longer than 0`);
+    return ms;
+  };
+  const apiTimeoutMs = positiveDuration('api-timeout', '60s');
+  const bindTimeoutMs = positiveDuration('bind-timeout', '4s');
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   const logLevel = get('log-level') ?? 'info';
   if (!levels.includes(logLevel)) throw new UsageError(`--log-level "${logLevel}" must be one of ${levels.join(', ')}`);
@@ -118,13 +190,19 @@ export function resolveServeOptions(argv: string[], env: NodeJS.ProcessEnv = pro
   return {
     snapshot,
     config,
-    host: get('host') ?? '127.0.0.1',
+    host,
     port,
+    statusHost,
+    statusPort,
     tlsCert,
     tlsKey,
     clientCa,
-    maxBody,
+    maxBody: maxBody.text,
+    bodyBudget: bodyBudget.text,
+    maxConnections,
     kubeconfig: get('kubeconfig'),
+    apiTimeoutMs,
+    bindTimeoutMs,
     reservationTtlMs: parseDuration(get('reservation-ttl') ?? '120s', '--reservation-ttl'),
     resyncPeriodMs: parseDuration(get('resync-period') ?? '5m', '--resync-period'),
     preemption: preemption || config.preemption,
@@ -140,10 +218,33 @@ class SnapshotBinder implements Binder {
   }
 }
 
+function listen(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Timeouts and the connection cap, the same on both listeners. */
+function harden(server: http.Server, name: string, transport: Transport, maxConnections: number, metrics: Metrics, logger: Logger): void {
+  server.keepAliveTimeout = transport.keepAliveTimeoutMs;
+  server.headersTimeout = transport.headersTimeoutMs;
+  server.requestTimeout = transport.requestTimeoutMs;
+  // Beyond the cap Node closes new connections at once; count them so the refusals are visible.
+  server.maxConnections = maxConnections;
+  server.on('drop', () => {
+    metrics.connectionsDropped.inc({ listener: name });
+    logger.warn({ listener: name, maxConnections }, 'connection refused: --max-connections reached');
+  });
+}
+
 export async function startServer(opts: ServeOptions, logger: Logger = pino({ level: opts.logLevel })): Promise<RunningServer> {
   const state = new ClusterState({ config: opts.config, reservationTtlMs: opts.reservationTtlMs });
   let binder: Binder;
-  let liveReady: (() => boolean) | undefined;
+  let sync: SyncSource = SNAPSHOT_SYNC;
   let stopLive: (() => Promise<void>) | undefined;
   if (opts.snapshot.length > 0) {
     const snap = await loadSnapshotFiles(opts.snapshot);
@@ -154,39 +255,65 @@ export async function startServer(opts: ServeOptions, logger: Logger = pino({ le
   } else {
     // Loaded only in live mode: snapshot mode never needs the Kubernetes client.
     const { startLiveMode } = await import('../kube/live.js');
-    const live = await startLiveMode({ kubeconfig: opts.kubeconfig, sink: state, resyncPeriodMs: opts.resyncPeriodMs, logger });
+    const live = await startLiveMode({
+      kubeconfig: opts.kubeconfig,
+      sink: state,
+      resyncPeriodMs: opts.resyncPeriodMs,
+      apiTimeoutMs: opts.apiTimeoutMs,
+      bindTimeoutMs: opts.bindTimeoutMs,
+      logger,
+    });
     binder = live.binder;
-    liveReady = live.ready;
+    sync = () => ({ inSync: live.ready(), resources: live.sync() });
     stopLive = live.stop;
   }
-  const metrics = createMetrics(state);
-  const app = createHandler({ state, binder, logger, metrics, preemption: opts.preemption, maxBody: opts.maxBody, ready: liveReady });
+  const metrics = createMetrics(state, () => state.ready() && sync().inSync);
+  const maxBody = parseSize(opts.maxBody);
+  const budgetText = opts.bodyBudget ?? `2 × ${opts.maxBody}`;
+  const budget = new BodyBudget(opts.bodyBudget ? parseSize(opts.bodyBudget) : 2 * maxBody, budgetText);
+  const appOpts = { state, binder, logger, metrics, preemption: opts.preemption, maxBody: opts.maxBody, budget, sync, pipeline: new Pipeline(state) };
+  const transport: Transport = { ...TRANSPORT, ...opts.transport };
+  const serverOptions: http.ServerOptions = { connectionsCheckingInterval: transport.checkIntervalMs };
+
+  const verbs = createVerbsHandler(appOpts);
   let server: http.Server;
   let scheme = 'http';
   if (opts.tlsCert && opts.tlsKey) {
     scheme = 'https';
     server = https.createServer(
       {
+        ...serverOptions,
         cert: readFileSync(opts.tlsCert),
         key: readFileSync(opts.tlsKey),
         ...(opts.clientCa ? { ca: readFileSync(opts.clientCa), requestCert: true, rejectUnauthorized: true } : {}),
       },
-      app,
+      verbs,
     );
   } else {
-    server = http.createServer(app);
+    server = http.createServer(serverOptions, verbs);
   }
-  // kube-scheduler keeps connections alive; outlive its idle timeouts so it never hits a closed socket.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  const url = `${scheme}://${host}:${port}`;
-  logger.info({ url, mode: opts.snapshot.length ? 'snapshot' : 'live', tls: scheme === 'https', mtls: Boolean(opts.clientCa) }, `listening on ${url}`);
+  const statusServer = http.createServer(serverOptions, createApp(appOpts));
+  const maxConnections = opts.maxConnections ?? 256;
+  harden(server, 'extender', transport, maxConnections, metrics, logger);
+  harden(statusServer, 'status', transport, maxConnections, metrics, logger);
+  const trackers = [new ConnectionTracker(server), new ConnectionTracker(statusServer)];
+
+  let port: number;
+  let statusPort: number;
+  try {
+    port = await listen(server, opts.port, opts.host);
+    statusPort = await listen(statusServer, opts.statusPort, opts.statusHost);
+  } catch (err) {
+    // e.g. EADDRINUSE on the second port: leave nothing running behind the error.
+    server.close();
+    statusServer.close();
+    await stopLive?.();
+    throw err;
+  }
+  const hostOf = (h: string) => (h.includes(':') ? `[${h}]` : h);
+  const url = `${scheme}://${hostOf(opts.host)}:${port}`;
+  const statusUrl = `http://${hostOf(opts.statusHost)}:${statusPort}`;
+  logger.info({ url, statusUrl, mode: opts.snapshot.length ? 'snapshot' : 'live', tls: scheme === 'https', mtls: Boolean(opts.clientCa) }, `listening on ${url} (extender), ${statusUrl} (status)`);
 
   const expiry = setInterval(() => {
     const expired = state.expire();
@@ -201,13 +328,11 @@ export async function startServer(opts: ServeOptions, logger: Logger = pino({ le
   const close = () =>
     (closing ??= (async () => {
       clearInterval(expiry);
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      await Promise.all(trackers.map((t) => t.drain()));
       await stopLive?.();
     })());
-  return { url, port, state, server, logger, close };
+  const destroyConnections = () => trackers.forEach((t) => t.destroyAll());
+  return { url, port, statusUrl, statusPort, state, server, statusServer, logger, close, destroyConnections };
 }
 
 export async function runServe(argv: string[]): Promise<number> {
@@ -224,7 +349,7 @@ export async function runServe(argv: string[]): Promise<number> {
       // In-flight requests finish; a stuck one cannot hold the process forever.
       setTimeout(() => {
         logger.warn('shutdown timed out; closing connections');
-        running.server.closeAllConnections();
+        running.destroyConnections();
       }, 10_000).unref();
       running.close().then(resolve, resolve);
     };

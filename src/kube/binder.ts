@@ -1,9 +1,19 @@
-// Bind in live mode: record the GPU assignment on the pod, then create the Binding. No node-level
-// locks and no writes to Node objects. Idempotent: a 409 for a pod already bound to the same node
-// is success.
+// Bind in live mode: one API write. The pods/binding subresource copies the Binding's
+// metadata.annotations onto the pod and checks metadata.uid as a precondition (BindingREST.Create →
+// setPodNodeAndMetadata in kube-apiserver), so the GPU assignment and the node land in the same
+// update: there is no state where the pod is annotated but unbound, or bound without its GPUs.
+// No node-level locks and no writes to Node objects.
+//
+// Outcomes: success; a 409 is settled by reading the pod (same UID bound to this node: success; bound
+// elsewhere, recreated or gone: BindConflictError); other 4xx and refused connections: the write did
+// not happen (Error); a timeout, a reset connection or a 5xx after the request was sent: the write may
+// have happened (BindOutcomeUnknownError). The whole bind, reads included, runs under one deadline
+// shorter than kube-scheduler's httpTimeout.
 
-import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { BindConflictError, type Binder, type BindRequest } from '../state/sink.js';
+import { BindOutcomeUnknownError } from './bind-outcome.js';
+import { isTimeout, withSignal } from './timeouts.js';
 
 function statusOf(err: unknown): number | undefined {
   if (err instanceof ApiException) return err.code;
@@ -11,68 +21,90 @@ function statusOf(err: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-function messageOf(err: unknown): string {
+function messageOf(err: unknown, timeoutMs: number): string {
+  if (isTimeout(err)) return `no answer within ${timeoutMs} ms (--bind-timeout)`;
   if (err instanceof ApiException) {
     const body = err.body as { message?: unknown } | string | undefined;
     const msg = typeof body === 'object' && body && typeof body.message === 'string' ? body.message : typeof body === 'string' ? body : err.message;
     return `${err.code}: ${msg}`.slice(0, 500);
   }
-  return err instanceof Error ? err.message : String(err);
+  return (err instanceof Error ? err.message : String(err)).slice(0, 500);
+}
+
+/** Errors raised before the request left this process: the API server never saw it. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
+
+/** Could the API server have applied the write? Yes for timeouts, resets and 5xx; no for 4xx and refused connections. */
+function mayHaveApplied(err: unknown): boolean {
+  const status = statusOf(err);
+  if (status !== undefined && status >= 400 && status < 500) return false;
+  if (status !== undefined && status >= 500) return true;
+  const code = (err as { code?: unknown; errno?: unknown } | null)?.code ?? (err as { errno?: unknown } | null)?.errno;
+  return !(typeof code === 'string' && NOT_SENT.has(code));
+}
+
+export interface LiveBinderOptions {
+  /** Deadline for the whole bind (Binding + any read), ms. Must stay below kube-scheduler's httpTimeout. */
+  timeoutMs: number;
 }
 
 export class LiveBinder implements Binder {
   private readonly api: CoreV1Api;
+  private readonly timeoutMs: number;
 
-  constructor(kc: KubeConfig) {
+  constructor(kc: KubeConfig, opts: LiveBinderOptions) {
     this.api = kc.makeApiClient(CoreV1Api);
+    this.timeoutMs = opts.timeoutMs;
   }
 
   async bind(req: BindRequest): Promise<void> {
+    const signal = AbortSignal.timeout(this.timeoutMs);
+    const label = `${req.podNamespace}/${req.podName}`;
     try {
-      // The uid in the patch is a precondition: a pod recreated under the same name fails (409)
-      // instead of being annotated by mistake.
-      await this.api.patchNamespacedPod(
-        { name: req.podName, namespace: req.podNamespace, body: { metadata: { uid: req.podUid, annotations: req.annotations } } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
-    } catch (err) {
-      const status = statusOf(err);
-      if (status === 404) throw new BindConflictError(`pod ${req.podNamespace}/${req.podName} is gone`, null);
-      if (status !== 409) throw new Error(`annotating pod ${req.podNamespace}/${req.podName}: ${messageOf(err)}`);
-      await this.alreadyBound(req, err);
-    }
-    try {
-      await this.api.createNamespacedPodBinding({
-        name: req.podName,
-        namespace: req.podNamespace,
-        body: {
-          apiVersion: 'v1',
-          kind: 'Binding',
-          metadata: { name: req.podName, namespace: req.podNamespace, uid: req.podUid },
-          target: { apiVersion: 'v1', kind: 'Node', name: req.node },
+      await this.api.createNamespacedPodBinding(
+        {
+          name: req.podName,
+          namespace: req.podNamespace,
+          body: {
+            apiVersion: 'v1',
+            kind: 'Binding',
+            // uid: precondition (a pod recreated under the same name answers 409); annotations: copied onto the pod.
+            metadata: { name: req.podName, namespace: req.podNamespace, uid: req.podUid, annotations: { ...req.annotations } },
+            target: { apiVersion: 'v1', kind: 'Node', name: req.node },
+          },
         },
-      });
+        withSignal(signal),
+      );
+      return;
     } catch (err) {
       const status = statusOf(err);
-      if (status === 404) throw new BindConflictError(`pod ${req.podNamespace}/${req.podName} is gone`, null);
-      if (status !== 409) throw new Error(`binding pod ${req.podNamespace}/${req.podName}: ${messageOf(err)}`);
-      await this.alreadyBound(req, err);
+      if (status === 404) throw new BindConflictError(`pod ${label} is gone`, null);
+      if (status === 409) return this.settle(req, signal, `409 from the Binding (${messageOf(err, this.timeoutMs)})`, false);
+      if (!mayHaveApplied(err)) throw new Error(`binding pod ${label}: ${messageOf(err, this.timeoutMs)}`);
+      // The write may have happened: ask the API server while the deadline lasts.
+      return this.settle(req, signal, `binding pod ${label}: ${messageOf(err, this.timeoutMs)}`, true);
     }
   }
 
-  /** After a 409: success if the pod (same UID) is bound to the requested node, else a conflict. */
-  private async alreadyBound(req: BindRequest, cause: unknown): Promise<void> {
-    let pod;
+  /**
+   * Reads the pod to settle a 409 or an unknown outcome: same UID bound to this node is success,
+   * bound elsewhere / recreated / gone is a conflict. Unbound after a 409 means the API refused
+   * (e.g. the pod is being deleted); unbound after an unknown outcome, or no answer, stays unknown.
+   */
+  private async settle(req: BindRequest, signal: AbortSignal, cause: string, unknown: boolean): Promise<void> {
+    const label = `${req.podNamespace}/${req.podName}`;
+    let pod: V1Pod;
     try {
-      pod = await this.api.readNamespacedPod({ name: req.podName, namespace: req.podNamespace });
+      pod = await this.api.readNamespacedPod({ name: req.podName, namespace: req.podNamespace }, withSignal(signal));
     } catch (err) {
-      if (statusOf(err) === 404) throw new BindConflictError(`pod ${req.podNamespace}/${req.podName} is gone`, null);
-      throw new Error(`reading pod ${req.podNamespace}/${req.podName} after ${messageOf(cause)}: ${messageOf(err)}`);
+      if (statusOf(err) === 404) throw new BindConflictError(`pod ${label} is gone`, null);
+      throw new BindOutcomeUnknownError(`${cause}; reading the pod: ${messageOf(err, this.timeoutMs)}`);
     }
-    if (pod.metadata?.uid !== req.podUid) throw new BindConflictError(`pod ${req.podNamespace}/${req.podName} was recreated (uid ${pod.metadata?.uid})`, null);
-    const boundTo = pod.spec?.nodeName ?? null;
+    if (pod.metadata?.uid !== req.podUid) throw new BindConflictError(`pod ${label} was recreated (uid ${String(pod.metadata?.uid)})`, null);
+    const boundTo = pod.spec?.nodeName || null;
     if (boundTo === req.node) throw new BindConflictError(`pod already bound to ${boundTo}`, boundTo);
     if (boundTo) throw new BindConflictError(`pod already bound to ${boundTo}, not ${req.node}`, boundTo);
-    // 409 on the patch but not bound: a resourceVersion race on the annotation; the Binding decides.
+    if (unknown) throw new BindOutcomeUnknownError(`${cause}; the pod is not bound yet`);
+    throw new Error(`${cause}; the pod is not bound`);
   }
 }

@@ -4,7 +4,8 @@
 
 import { CoreV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { ClusterSink } from '../state/sink.js';
-import { Reflector, type Logger, type ReflectorStats } from './reflector.js';
+import { Reflector, type Logger, type ReflectorStats, type SyncState } from './reflector.js';
+import { withConnectTimeout, withSignal } from './timeouts.js';
 
 /** Pods that hold a node: the same selector for LIST and WATCH. */
 export const BOUND_PODS_SELECTOR = 'spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed';
@@ -13,6 +14,8 @@ export interface ClusterWatchOptions {
   sink: ClusterSink;
   logger: Logger;
   resyncPeriodMs: number;
+  /** Deadline of each LIST and of each watch connection (until the response headers), ms. */
+  apiTimeoutMs: number;
   /** Relist when a watch is silent this long (default: the resync period). */
   watchdogMs?: number;
   backoffInitialMs?: number;
@@ -20,7 +23,9 @@ export interface ClusterWatchOptions {
 }
 
 export interface ClusterWatch {
+  /** Both resources in sync (initial lists applied, no list/watch failure since the last relist). */
   ready(): boolean;
+  sync(): { nodes: SyncState; pods: SyncState };
   stop(): Promise<void>;
   stats(): { nodes: ReflectorStats; pods: ReflectorStats };
 }
@@ -37,9 +42,10 @@ function nameOf(obj: unknown): string {
 
 export function startClusterWatch(kc: KubeConfig, o: ClusterWatchOptions): ClusterWatch {
   const api = kc.makeApiClient(CoreV1Api);
-  const watch = new Watch(kc);
+  const watch = new Watch(withConnectTimeout(kc, o.apiTimeoutMs));
   const common = {
     watch,
+    listTimeoutMs: o.apiTimeoutMs,
     logger: o.logger,
     resyncPeriodMs: o.resyncPeriodMs,
     watchdogMs: o.watchdogMs ?? o.resyncPeriodMs,
@@ -50,8 +56,8 @@ export function startClusterWatch(kc: KubeConfig, o: ClusterWatchOptions): Clust
     ...common,
     name: 'nodes',
     path: '/api/v1/nodes',
-    list: async () => {
-      const l = await api.listNode();
+    list: async (signal: AbortSignal) => {
+      const l = await api.listNode({}, withSignal(signal));
       return { items: l.items, resourceVersion: l.metadata?.resourceVersion ?? '' };
     },
     onReset: (items) => o.sink.resetNodes(items),
@@ -62,8 +68,8 @@ export function startClusterWatch(kc: KubeConfig, o: ClusterWatchOptions): Clust
     name: 'pods',
     path: '/api/v1/pods',
     fieldSelector: BOUND_PODS_SELECTOR,
-    list: async () => {
-      const l = await api.listPodForAllNamespaces({ fieldSelector: BOUND_PODS_SELECTOR });
+    list: async (signal: AbortSignal) => {
+      const l = await api.listPodForAllNamespaces({ fieldSelector: BOUND_PODS_SELECTOR }, withSignal(signal));
       return { items: l.items, resourceVersion: l.metadata?.resourceVersion ?? '' };
     },
     onReset: (items) => o.sink.resetPods(items),
@@ -74,7 +80,8 @@ export function startClusterWatch(kc: KubeConfig, o: ClusterWatchOptions): Clust
   nodes.start();
   pods.start();
   return {
-    ready: () => nodes.hasSynced() && pods.hasSynced(),
+    ready: () => nodes.inSync() && pods.inSync(),
+    sync: () => ({ nodes: nodes.syncState(), pods: pods.syncState() }),
     stop: async () => {
       await Promise.all([nodes.stop(), pods.stop()]);
     },

@@ -4,18 +4,30 @@ import type { Binder, ClusterSink } from '../state/sink.js';
 import { LiveBinder } from './binder.js';
 import { startClusterWatch } from './cluster-watch.js';
 import { loadKubeConfig } from './kubeconfig.js';
-import type { Logger } from './reflector.js';
+import type { Logger, SyncState } from './reflector.js';
 
 export interface LiveOptions {
   kubeconfig?: string;
   sink: ClusterSink;
   resyncPeriodMs: number;
+  /** Deadline of each LIST and watch connection, ms (default 60 s, kube-apiserver's own request timeout). */
+  apiTimeoutMs?: number;
+  /** Deadline of a whole bind (Binding and any read), ms (default 4 s, below kube-scheduler's 5 s httpTimeout). */
+  bindTimeoutMs?: number;
   logger: Logger;
 }
 
-export async function startLiveMode(opts: LiveOptions): Promise<{ binder: Binder; ready(): boolean; stop(): Promise<void> }> {
+export interface LiveMode {
+  binder: Binder;
+  /** Nodes and pods in sync with the API server. */
+  ready(): boolean;
+  sync(): { nodes: SyncState; pods: SyncState };
+  stop(): Promise<void>;
+}
+
+export async function startLiveMode(opts: LiveOptions): Promise<LiveMode> {
   const kc = loadKubeConfig(opts.kubeconfig);
   opts.logger.info({ server: kc.getCurrentCluster()?.server }, 'live mode: watching nodes and bound pods');
-  const watch = startClusterWatch(kc, { sink: opts.sink, logger: opts.logger, resyncPeriodMs: opts.resyncPeriodMs });
-  return { binder: new LiveBinder(kc), ready: watch.ready, stop: watch.stop };
+  const watch = startClusterWatch(kc, { sink: opts.sink, logger: opts.logger, resyncPeriodMs: opts.resyncPeriodMs, apiTimeoutMs: opts.apiTimeoutMs ?? 60_000 });
+  return { binder: new LiveBinder(kc, { timeoutMs: opts.bindTimeoutMs ?? 4_000 }), ready: watch.ready, sync: watch.sync, stop: watch.stop };
 }

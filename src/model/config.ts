@@ -21,15 +21,15 @@
 //     mpsDaemonLimits: false
 // scoring: {weights: {tierFit: 1, fragmentation: 2, binpack: 0}}
 // preemption: false
-// server: {host: 127.0.0.1, port: 8888, maxBody: 64mb, reservationTtl: 120s, resyncPeriod: 5m, logLevel: info}
+// server: {host: 127.0.0.1, port: 8888, statusHost: 127.0.0.1, statusPort: 8889, maxBody: 64mb, reservationTtl: 120s, logLevel: info}
 // ```
 
 import { readFileSync } from 'node:fs';
-import yaml from 'js-yaml';
 import { defaultConfig, type LabelSelector, type LedgerConfig, type PoolConfig } from './config-types.js';
 import { MAX_COMPUTE_OVERCOMMIT, MAX_GPU_MEMORY_BYTES, MAX_MPS_CLIENTS, MAX_REPLICAS_PER_GPU } from './limits.js';
 import { parseMemoryQuantity } from './quantity.js';
 import type { ReplicaPlacement, SharingMode, Tier } from './types.js';
+import { parseYaml } from './yaml.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -51,7 +51,7 @@ function show(v: unknown): string {
 const MODES: readonly SharingMode[] = ['mps', 'time-slicing', 'mig', 'none'];
 const PLACEMENTS: readonly ReplicaPlacement[] = ['distributed', 'packed', 'extender'];
 const POOL_KEYS = ['name', 'selector', 'gpuMemory', 'reservedMemory', 'computeOvercommit', 'mpsMaxClients', 'tier', 'placement', 'sharing', 'replicas', 'mpsDaemonLimits'];
-const SERVER_KEYS = ['host', 'port', 'maxBody', 'reservationTtl', 'resyncPeriod', 'logLevel', 'tlsCert', 'tlsKey', 'clientCa', 'kubeconfig', 'preemption'];
+const SERVER_KEYS = ['host', 'port', 'statusHost', 'statusPort', 'maxBody', 'bodyBudget', 'maxConnections', 'apiTimeout', 'bindTimeout', 'reservationTtl', 'resyncPeriod', 'logLevel', 'tlsCert', 'tlsKey', 'clientCa', 'kubeconfig', 'preemption'];
 
 export function matchesSelector(labels: Readonly<Record<string, string>>, selector: LabelSelector): boolean {
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
@@ -82,7 +82,7 @@ export function parseConfig(text: string, sourceName: string): LedgerConfig {
   };
   let doc: unknown;
   try {
-    doc = yaml.load(text, { json: true });
+    doc = parseYaml(text);
   } catch (err) {
     throw new ConfigError(`${sourceName}: not valid YAML or JSON: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }

@@ -1,7 +1,7 @@
 // Snapshot files: what `kubectl get nodes,pods -A -o yaml` prints — a v1 List of Nodes and Pods,
 // in YAML or JSON. Several documents per file and plain Node/Pod documents are accepted too.
 
-import yaml from 'js-yaml';
+import { parseYamlAll } from './yaml.js';
 
 export interface Snapshot {
   nodes: unknown[];
@@ -26,7 +26,7 @@ export function parseSnapshot(text: string, source: string): Snapshot {
     // JSON (kubectl -o json) goes through JSON.parse: several times faster than the YAML parser
     // on a 75 MB cluster dump, with a lower memory peak.
     const t = text.trimStart();
-    docs = t.startsWith('{') ? [JSON.parse(text) as unknown] : yaml.loadAll(text, undefined, { json: true });
+    docs = t.startsWith('{') ? [JSON.parse(text) as unknown] : parseYamlAll(text);
   } catch (err) {
     throw new SnapshotError(`${source}: not valid YAML or JSON: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }

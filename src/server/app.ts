@@ -1,18 +1,24 @@
-// The HTTP surface: extender verbs, explain, metrics, health. Every reply is JSON (or the
-// Prometheus text format / an explain table when asked for). Malformed input is a 4xx with a JSON
-// error, never a 500, and never reaches the ledger.
+// The HTTP surface, on two listeners. The extender port (./verbs.ts) serves the verbs that change
+// or decide placement — filter, prioritize, bind, preempt — and listens on loopback by default: the
+// kube-scheduler next to it is its only client. The status port (this express app) is read-only:
+// metrics, health, readiness and explain; it is the one the Service, probes and NetworkPolicy
+// expose, and it never serves a verb. Every reply is JSON (or the Prometheus text format / an
+// explain table when asked for). Malformed input is a 4xx with a JSON error, never a 500, and never
+// reaches the ledger.
 
 import express, { type NextFunction, type Request, type Response } from 'express';
-import yaml from 'js-yaml';
 import type { Logger } from 'pino';
 import { explainPod, renderExplanation, type PodExplanation } from '../explain/explain.js';
+import { parseYaml } from '../model/yaml.js';
 import { Pipeline } from '../prioritize/pipeline.js';
 import type { ClusterState } from '../state/cluster-state.js';
 import type { Binder } from '../state/sink.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BodyBudget, HttpError, parseSize, readBody, type BodyLimits } from './body.js';
 import type { ExtenderContext } from './extender.js';
 import type { Metrics } from './metrics.js';
-import { HttpError, verbHandler } from './verbs.js';
+import { SNAPSHOT_SYNC, type SyncSource } from './sync-gate.js';
+import { verbHandler } from './verbs.js';
 
 export interface AppOptions {
   state: ClusterState;
@@ -22,8 +28,23 @@ export interface AppOptions {
   preemption: boolean;
   /** Largest body accepted, e.g. "64mb". */
   maxBody: string;
-  /** Extra readiness condition (live mode: informers synced). */
-  ready?: () => boolean;
+  /** Bytes all bodies being read may hold at once (shared by both listeners). Default: 2 × maxBody. */
+  budget?: BodyBudget;
+  /** Is the ledger in sync with its source (live mode: every informer)? Default: always (snapshot). */
+  sync?: SyncSource;
+  /** The decision path both listeners use (one per server: its GPU chooser is cached per workload). */
+  pipeline?: Pipeline;
+}
+
+function pipelineOf(opts: AppOptions): Pipeline {
+  return opts.pipeline ?? new Pipeline(opts.state);
+}
+
+/** A Pod is at most 1.5 MiB in etcd and the API server takes 3 MiB requests: explain needs no more. */
+export const EXPLAIN_MAX_BODY = 3 * 1024 * 1024;
+
+function budgetOf(opts: AppOptions): BodyBudget {
+  return opts.budget ?? new BodyBudget(2 * parseSize(opts.maxBody), `2 × ${opts.maxBody}`);
 }
 
 function sendJson(res: Response, status: number, body: unknown): void {
@@ -31,23 +52,33 @@ function sendJson(res: Response, status: number, body: unknown): void {
   res.status(status).type('application/json').send(text);
 }
 
-/**
- * The server's request listener: the extender verbs on node:http (./verbs.ts), everything else
- * through express.
- */
-export function createHandler(opts: AppOptions): (req: IncomingMessage, res: ServerResponse) => void {
-  const pipeline = new Pipeline(opts.state);
-  const ctx: ExtenderContext = { state: opts.state, pipeline, binder: opts.binder, logger: opts.logger, metrics: opts.metrics, preemption: opts.preemption };
-  return verbHandler({ ctx, metrics: opts.metrics, logger: opts.logger, maxBody: opts.maxBody }, createApp(opts, pipeline));
+/** The extender port's request listener: the verbs on node:http (./verbs.ts), /healthz, JSON 404s. */
+export function createVerbsHandler(opts: AppOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const ctx: ExtenderContext = { state: opts.state, pipeline: pipelineOf(opts), binder: opts.binder, logger: opts.logger, metrics: opts.metrics, preemption: opts.preemption };
+  const limits: BodyLimits = { max: parseSize(opts.maxBody), maxText: opts.maxBody, budget: budgetOf(opts) };
+  return verbHandler({ ctx, metrics: opts.metrics, logger: opts.logger, limits, sync: opts.sync ?? SNAPSHOT_SYNC });
 }
 
-/** Explain, metrics, health and the 404/error replies (the verbs are in ./verbs.ts). */
-export function createApp(opts: AppOptions, pipeline: Pipeline = new Pipeline(opts.state)): express.Express {
+/** The status port: explain, metrics, health, readiness and the 404/error replies; never a verb. */
+export function createApp(opts: AppOptions): express.Express {
+  const pipeline = pipelineOf(opts);
   const { state, logger, metrics } = opts;
+  const sync = opts.sync ?? SNAPSHOT_SYNC;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  const text = express.text({ limit: opts.maxBody, type: () => true });
+  const explainMax = Math.min(parseSize(opts.maxBody), EXPLAIN_MAX_BODY);
+  const limits: BodyLimits = { max: explainMax, maxText: explainMax === EXPLAIN_MAX_BODY ? '3mb for explain' : opts.maxBody, budget: budgetOf(opts) };
+  // The body as text, under the same size rules and shared budget as the verbs (./body.ts).
+  const text = (req: Request, res: Response, next: NextFunction) => {
+    const encoding = req.headers['content-encoding'];
+    if (encoding !== undefined && encoding !== 'identity') return next(new HttpError(415, `content-encoding "${encoding}" is not supported`));
+    readBody(req, limits).then(({ body, release }) => {
+      res.on('close', release);
+      req.body = body.toString('utf8');
+      next();
+    }, next);
+  };
 
   // Explain parses the pod on its own: it never writes the demand bind will reserve.
   const explainReply = (req: Request, res: Response, e: PodExplanation) => {
@@ -59,7 +90,7 @@ export function createApp(opts: AppOptions, pipeline: Pipeline = new Pipeline(op
     try {
       let pod: unknown;
       try {
-        pod = yaml.load(typeof req.body === 'string' ? req.body : '', { json: true });
+        pod = parseYaml(typeof req.body === 'string' ? req.body : '');
       } catch (err) {
         throw new HttpError(400, `body is not a Pod in JSON or YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
       }
@@ -83,14 +114,15 @@ export function createApp(opts: AppOptions, pipeline: Pipeline = new Pipeline(op
 
   app.get('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
   app.get('/readyz', (_req, res) => {
-    const ready = state.ready() && (opts.ready ? opts.ready() : true);
-    sendJson(res, ready ? 200 : 503, { ready, nodes: state.ledger.nodes.size, pods: state.ledger.pods.size });
+    const report = sync();
+    const ready = state.ready() && report.inSync;
+    sendJson(res, ready ? 200 : 503, { ready, nodes: state.ledger.nodes.size, pods: state.ledger.pods.size, resources: report.resources });
   });
   app.get('/metrics', async (_req, res) => {
     res.status(200).type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  app.use((req: Request, res: Response) => sendJson(res, 404, { Error: `no route ${req.method} ${req.path}` }));
+  app.use((req: Request, res: Response) => sendJson(res, 404, { Error: `no route ${req.method} ${req.path} on the status port (read-only: the extender verbs are served only on the extender port)` }));
   // Express recognises error handlers by their four parameters.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = err as { status?: unknown; statusCode?: unknown; type?: unknown; message?: unknown };
@@ -106,10 +138,13 @@ export function createApp(opts: AppOptions, pipeline: Pipeline = new Pipeline(op
     }
     if (status >= 500) logger.error({ err, path: req.path }, 'request failed');
     else {
-      metrics.badRequests.inc({ verb: req.path.split('/')[1] || 'root' });
+      // A fixed label set: a label per request path would let any client grow the registry.
+      metrics.badRequests.inc({ verb: req.path.startsWith('/explain') ? 'explain' : 'status' });
       logger.debug({ path: req.path, status, message }, 'bad request');
     }
     if (res.headersSent) return;
+    // A refused body may still be on the wire: close the connection rather than read it.
+    if (status === 413 || status === 503) res.setHeader('connection', 'close');
     sendJson(res, status, { Error: message });
   });
   return app;

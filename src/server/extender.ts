@@ -10,6 +10,7 @@ import type { NodeViews, Pipeline } from '../prioritize/pipeline.js';
 import type { ClusterState } from '../state/cluster-state.js';
 import { nodeWithInventory, nodeWithout, type NodeLedger } from '../state/ledger.js';
 import { BindConflictError, type Binder } from '../state/sink.js';
+import { BindOutcomeUnknownError } from '../kube/bind-outcome.js';
 import type { Metrics } from './metrics.js';
 import type { ExtenderArgs, ExtenderBindingArgs, ExtenderFilterResult, ExtenderPreemptionArgs, HostPriority, MetaVictims } from './wire.js';
 
@@ -147,10 +148,20 @@ export async function handleBind(ctx: ExtenderContext, args: ExtenderBindingArgs
       gpus: r.sequence,
       annotations: assignmentAnnotations(args.Node, r.sequence, r.allocation.takes),
     });
+    // Bound in the API: never let the TTL expire it, even if the watch is stalled (relists still settle it).
+    state.ledger.confirm(args.PodUID);
   } catch (err) {
     if (err instanceof BindConflictError && err.boundTo === args.Node) {
       // A retried bind whose first attempt went through: the pod is where we put it.
       state.ledger.confirm(args.PodUID);
+    } else if (err instanceof BindOutcomeUnknownError) {
+      // The Binding may have been applied: keep the GPUs accounted, as bound, until the API server's
+      // view settles it (the watch shows the pod there or deleted; a relist that does not list it
+      // bound drops it). Releasing now could hand the same GPU out twice.
+      state.ledger.confirm(args.PodUID);
+      ctx.metrics.binds.inc({ outcome: 'unknown' });
+      ctx.logger.warn({ verb: 'bind', pod: label, uid: args.PodUID, node: args.Node, err: err.message }, 'bind outcome unknown: GPUs kept until the API server shows the pod');
+      return { Error: `gpu-ledger: binding ${label} to ${args.Node}: outcome unknown (${err.message}); its GPUs stay reserved until the API server shows the pod` };
     } else {
       state.release(args.PodUID);
       ctx.metrics.binds.inc({ outcome: 'error' });

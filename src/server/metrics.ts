@@ -15,11 +15,16 @@ export interface Metrics {
   binds: Counter<'outcome'>;
   expired: Counter;
   badRequests: Counter<'verb'>;
+  /** Verb calls refused because the ledger was not in sync with the API server. */
+  notInSync: Counter<'verb'>;
+  /** Connections closed on arrival because a listener had --max-connections open. */
+  connectionsDropped: Counter<'listener'>;
 }
 
 export const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
-export function createMetrics(state: ClusterState): Metrics {
+/** `ready`: the ledger is loaded and in sync (live mode: every informer); default: the state's own flag. */
+export function createMetrics(state: ClusterState, ready: () => boolean = () => state.ready()): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gpu_ledger_' });
   const m: Metrics = {
@@ -31,6 +36,8 @@ export function createMetrics(state: ClusterState): Metrics {
     binds: new Counter({ name: 'gpu_ledger_binds_total', help: 'Bind outcomes', labelNames: ['outcome'], registers: [registry] }),
     expired: new Counter({ name: 'gpu_ledger_reservations_expired_total', help: 'Reservations dropped because the pod never showed up bound', registers: [registry] }),
     badRequests: new Counter({ name: 'gpu_ledger_bad_requests_total', help: 'Requests rejected as malformed (4xx)', labelNames: ['verb'], registers: [registry] }),
+    notInSync: new Counter({ name: 'gpu_ledger_not_in_sync_refusals_total', help: 'Verb calls refused because the ledger was not in sync with the API server', labelNames: ['verb'], registers: [registry] }),
+    connectionsDropped: new Counter({ name: 'gpu_ledger_connections_dropped_total', help: 'Connections closed on arrival: the listener already had --max-connections open', labelNames: ['listener'], registers: [registry] }),
   };
 
   const g = (name: string, help: string, labelNames: string[], collect?: () => void) =>
@@ -48,7 +55,7 @@ export function createMetrics(state: ClusterState): Metrics {
   const pods = g('gpu_ledger_pods', 'Pods in the ledger by state (bound, reserved; cpu-only: pods without GPUs kept for their CPU requests)', ['state']);
   const nodes = g('gpu_ledger_nodes', 'GPU nodes in the ledger, and nodes with inventory problems', ['kind']);
   const over = g('gpu_ledger_node_overcommitted', '1 when pods bound outside the scheduler use more of a node than it has (or more pods than gpu-ledger accounts)', ['node']);
-  const ready = g('gpu_ledger_ready', '1 when the ledger is loaded', []);
+  const readyGauge = g('gpu_ledger_ready', '1 when the ledger is loaded and in sync with the API server', []);
 
   function fillLedgerGauges(): void {
     for (const x of [memAlloc, memCap, thrAlloc, thrCap, repAlloc, repCap, migAlloc, migCap, pods, nodes, over]) x.reset();
@@ -92,7 +99,7 @@ export function createMetrics(state: ClusterState): Metrics {
     nodes.set({ kind: 'gpu' }, state.ledger.nodes.size);
     nodes.set({ kind: 'problem' }, problems);
     nodes.set({ kind: 'cpu' }, state.ledger.cpuNodes.size);
-    ready.set(state.ready() ? 1 : 0);
+    readyGauge.set(ready() ? 1 : 0);
   }
   return m;
 }

@@ -1,78 +1,25 @@
 // The extender verbs on node:http directly. kube-scheduler calls them once per pod and cycle,
 // with bodies of up to tens of MB (full Node lists); express's router and body-parser stack cost
 // more than the work itself on the hot path, so the verbs read, parse, decode and answer here —
-// the one place for their status codes and error bodies. Everything else (explain, metrics,
-// health, 404s) goes on to express.
+// the one place for their status codes and error bodies. This listener serves the verbs and
+// /healthz only: metrics, readiness and explain are on the read-only status listener (./app.ts).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { readBody, HttpError, type BodyLimits } from './body.js';
 import { handleBind, handleFilter, handlePreempt, handlePrioritize, handlePrioritizeCpu, type ExtenderContext } from './extender.js';
 import type { Metrics } from './metrics.js';
+import { notInSyncReason, refuseBind, refuseFilter, refusePreempt, refusePrioritize, type SyncSource } from './sync-gate.js';
 import { decodeBindingArgs, decodeExtenderArgs, decodePreemptionArgs, WireError } from './wire.js';
 
-interface Verb {
+export { HttpError, parseSize } from './body.js';
+
+interface Verb<A> {
   name: string;
-  run: (body: unknown) => unknown;
-}
-
-/** An error the client caused: its status and a message for the JSON `Error` reply. */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
-
-/** "64mb" → bytes (the --max-body syntax: a number and an optional b/kb/mb/gb unit, 1024-based). */
-export function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(text.trim());
-  if (!m) throw new Error(`"${text}" is not a size (e.g. 64mb)`);
-  return Math.floor(Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()]);
-}
-
-function readBody(req: IncomingMessage, limit: number, limitText: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const tooLarge = () => new HttpError(413, `body larger than the limit (${limitText}; see --max-body)`);
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      reject(tooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (c: Buffer) => {
-      if (failed) return;
-      size += c.length;
-      if (size > limit) {
-        failed = true;
-        chunks.length = 0;
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(c);
-    });
-    let ended = false;
-    req.on('end', () => {
-      ended = true;
-      if (!failed) resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-    });
-    // A client that goes away mid-body: settle instead of waiting forever.
-    req.on('close', () => {
-      if (ended || failed) return;
-      failed = true;
-      reject(new HttpError(400, 'request body: connection closed before the body was complete'));
-    });
-    req.on('error', (err) => {
-      if (failed) return;
-      failed = true;
-      reject(new HttpError(400, `request body: ${err.message}`));
-    });
-  });
+  decode: (body: unknown) => A;
+  run: (args: A) => unknown;
+  /** The reply while the ledger is not in sync (./sync-gate.ts). */
+  refuse: (args: A, reason: string) => unknown;
 }
 
 function send(res: ServerResponse, status: number, text: string, close = false): void {
@@ -92,54 +39,68 @@ export interface VerbOptions {
   ctx: ExtenderContext;
   metrics: Metrics;
   logger: Logger;
-  maxBody: string;
+  limits: BodyLimits;
+  /** Is the ledger in sync with its source? Verbs refuse to place pods while it is not. */
+  sync: SyncSource;
 }
 
-/** Returns a request listener for the verbs that hands every other request to `next`. */
-export function verbHandler(opts: VerbOptions, next: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
+/** The request listener of the verbs port: the five verbs, GET /healthz, and JSON 404s. */
+export function verbHandler(opts: VerbOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { ctx, metrics, logger } = opts;
-  const limit = parseSize(opts.maxBody);
-  const decoded = <T>(decode: (b: unknown) => T, handle: (a: T) => unknown) => (body: unknown) => handle(decode(body));
-  const verbs = new Map<string, Verb>([
-    ['/filter', { name: 'filter', run: decoded(decodeExtenderArgs, (a) => handleFilter(ctx, a)) }],
-    ['/prioritize', { name: 'prioritize', run: decoded(decodeExtenderArgs, (a) => handlePrioritize(ctx, a)) }],
-    ['/prioritize-cpu', { name: 'prioritize-cpu', run: decoded(decodeExtenderArgs, (a) => handlePrioritizeCpu(ctx, a)) }],
-    ['/bind', { name: 'bind', run: decoded(decodeBindingArgs, (a) => handleBind(ctx, a)) }],
-    ['/preempt', { name: 'preempt', run: decoded(decodePreemptionArgs, (a) => handlePreempt(ctx, a)) }],
+  const verb = <A>(v: Verb<A>) => v as Verb<unknown>;
+  const verbs = new Map<string, Verb<unknown>>([
+    ['/filter', verb({ name: 'filter', decode: decodeExtenderArgs, run: (a) => handleFilter(ctx, a), refuse: refuseFilter })],
+    ['/prioritize', verb({ name: 'prioritize', decode: decodeExtenderArgs, run: (a) => handlePrioritize(ctx, a), refuse: refusePrioritize })],
+    ['/prioritize-cpu', verb({ name: 'prioritize-cpu', decode: decodeExtenderArgs, run: (a) => handlePrioritizeCpu(ctx, a), refuse: refusePrioritize })],
+    ['/bind', verb({ name: 'bind', decode: decodeBindingArgs, run: (a) => handleBind(ctx, a), refuse: (_a, reason) => refuseBind(reason) })],
+    ['/preempt', verb({ name: 'preempt', decode: decodePreemptionArgs, run: (a) => handlePreempt(ctx, a), refuse: refusePreempt })],
   ]);
 
-  async function serveVerb(verb: Verb, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const end = metrics.duration.startTimer({ verb: verb.name });
+  async function serveVerb(v: Verb<unknown>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const end = metrics.duration.startTimer({ verb: v.name });
+    let release = () => {};
     try {
       const encoding = req.headers['content-encoding'];
       if (encoding !== undefined && encoding !== 'identity') throw new HttpError(415, `content-encoding "${encoding}" is not supported (kube-scheduler sends plain JSON)`);
-      const raw = await readBody(req, limit, opts.maxBody);
+      const read = await readBody(req, opts.limits);
+      release = read.release;
       let body: unknown;
       try {
-        body = JSON.parse(raw.toString('utf8'));
+        body = JSON.parse(read.body.toString('utf8'));
       } catch (err) {
         throw new HttpError(400, `body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
       }
-      let result: unknown;
+      let args: unknown;
       try {
-        result = await verb.run(body);
+        args = v.decode(body);
       } catch (err) {
         if (err instanceof WireError) throw new HttpError(400, err.message);
         throw err;
       }
+      const sync = opts.sync();
+      let result: unknown;
+      if (sync.inSync) result = await v.run(args);
+      else {
+        const reason = notInSyncReason(sync);
+        metrics.notInSync.inc({ verb: v.name });
+        logger.info({ verb: v.name, resources: sync.resources }, 'ledger not in sync: refusing');
+        result = v.refuse(args, reason);
+      }
       send(res, 200, JSON.stringify(result));
     } catch (err) {
       if (err instanceof HttpError) {
-        metrics.badRequests.inc({ verb: verb.name });
+        metrics.badRequests.inc({ verb: v.name });
         logger.debug({ path: req.url, status: err.status, message: err.message }, 'bad request');
         // A refused body may still be on the wire: close the connection rather than read it.
-        send(res, err.status, JSON.stringify({ Error: err.message }), err.status === 413);
-        if (err.status === 413) req.resume();
+        const refused = err.status === 413 || err.status === 503;
+        send(res, err.status, JSON.stringify({ Error: err.message }), refused);
+        if (refused) req.resume();
       } else {
         logger.error({ err, path: req.url }, 'request failed');
         send(res, 500, JSON.stringify({ Error: 'internal error' }));
       }
     } finally {
+      release();
       end();
     }
   }
@@ -147,8 +108,14 @@ export function verbHandler(opts: VerbOptions, next: (req: IncomingMessage, res:
   return (req, res) => {
     const q = req.url?.indexOf('?') ?? -1;
     const path = q >= 0 ? req.url!.slice(0, q) : req.url;
-    const verb = req.method === 'POST' && path !== undefined ? verbs.get(path) : undefined;
-    if (verb) void serveVerb(verb, req, res);
-    else next(req, res);
+    const v = req.method === 'POST' && path !== undefined ? verbs.get(path) : undefined;
+    if (v) {
+      void serveVerb(v, req, res);
+      return;
+    }
+    req.resume();
+    if (req.method === 'GET' && path === '/healthz') send(res, 200, JSON.stringify({ status: 'ok' }));
+    else if (path !== undefined && verbs.has(path)) send(res, 405, JSON.stringify({ Error: `${path} takes POST` }));
+    else send(res, 404, JSON.stringify({ Error: `no route ${req.method} ${path} on the extender port (metrics, readiness and explain are on the status port, --status-port)` }));
   };
 }

@@ -1,4 +1,4 @@
-// The CLI in-process (main()) and as a real process for serve's start-up line and SIGTERM.
+// The CLI in-process (main()); `serve` as a real process is in serve-process.test.ts.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -55,24 +55,23 @@ describe('gpu-ledger CLI', () => {
     expect([a.port, a.logLevel, a.host, a.reservationTtlMs]).toEqual([9000, 'debug', '0.0.0.0', 30_000]);
     expect(b.port).toBe(9100);
     expect([d.port, d.host, d.logLevel, d.maxBody, d.reservationTtlMs]).toEqual([8888, '127.0.0.1', 'info', '64mb', 120_000]);
+    // Secure by default: both ports on loopback; the verbs and the read-only port apart.
+    expect([d.statusHost, d.statusPort, d.bodyBudget, d.maxConnections, d.apiTimeoutMs, d.bindTimeoutMs]).toEqual(['127.0.0.1', 8889, '128mb', 256, 60_000, 4_000]);
+    expect([a.statusHost, a.statusPort, a.bodyBudget, a.maxConnections, a.apiTimeoutMs, a.bindTimeoutMs]).toEqual(['0.0.0.0', 9001, '256mb', 64, 30_000, 3_000]);
+    const e = resolveServeOptions(['--snapshot', 'x.yaml', '--status-port', '9002', '--bind-timeout', '2500ms', '--max-connections', '8'], { GPU_LEDGER_STATUS_HOST: '10.0.0.1' });
+    if (e === 'help') throw new Error('unexpected help');
+    expect([e.statusHost, e.statusPort, e.bindTimeoutMs, e.maxConnections]).toEqual(['10.0.0.1', 9002, 2500, 8]);
   });
 
-  it.skipIf(!existsSync('dist/src/cli/main.js'))('serve logs its URL, answers, and shuts down gracefully on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['bin/gpu-ledger.js', 'serve', '--snapshot', 'examples/demo-cluster.yaml', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => {
-        log += d.toString();
-        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-        if (m) resolve(m[1]);
-      });
-      child.on('exit', () => reject(new Error(`exited early: ${log}`)));
-    });
-    expect((await fetch(`${url}/readyz`)).status).toBe(200);
-    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    expect(await exit).toBe(0);
-    expect(log).toContain('shutting down');
+  it('transport and exposure settings are validated with the flag and the value', () => {
+    const bad = (argv: string[]) => () => resolveServeOptions(['--snapshot', 'x.yaml', ...argv], {});
+    expect(bad(['--port', '8888', '--status-port', '8888'])).toThrow('--status-port 8888 must differ from --port');
+    expect(bad(['--max-body', '64mb', '--body-budget', '32mb'])).toThrow('--body-budget 32mb is smaller than --max-body 64mb');
+    expect(bad(['--body-budget', 'lots'])).toThrow('--body-budget "lots" is not a size');
+    expect(bad(['--max-connections', '0'])).toThrow('--max-connections "0" must be a positive whole number');
+    expect(bad(['--bind-timeout', '0s'])).toThrow('--bind-timeout "0s" must be longer than 0');
+    expect(bad(['--api-timeout', 'soon'])).toThrow('--api-timeout "soon" is not a duration');
+    expect(bad(['--status-port', '70000'])).toThrow('--status-port "70000" is not a port number');
   });
 });
 

@@ -1,12 +1,15 @@
 // Checks on a set of Kubernetes objects (a rendered overlay, or the statically assembled base):
 // the sidecar's flags, probes, security settings, and that the objects fit together (config
-// paths, ConfigMap keys, extender URL vs listen port, RBAC subjects, selectors, lease names).
+// paths, ConfigMap keys, extender URL vs listen port, RBAC subjects, selectors, lease names), and
+// exposure: the verbs stay on loopback unless mTLS protects them, only the read-only status port is
+// behind the Service and open to the monitoring namespace, and bind's deadline fits httpTimeout.
 
 import { posix } from 'node:path';
 import { SERVE_FLAGS } from '../../src/cli/flags.js';
+import { parseDuration } from '../../src/cli/serve.js';
 import { parseConfig } from '../../src/model/config.js';
 import { argValue, asList, asRec, asStrings, containersOf, isRec, kindOf, loadYamlText, nameOf, namespaceOf, parseLongArgs, podSpecOf, str, type ContainerRef, type Rec } from './files.js';
-import { checkKubeSchedulerConfiguration, validateKubeSchedulerConfiguration } from './strict-decode.js';
+import { checkKubeSchedulerConfiguration, goDurationMs, validateKubeSchedulerConfiguration } from './strict-decode.js';
 
 export const NAMESPACE = 'gpu-ledger';
 export const LEDGER_CONTAINER = 'gpu-ledger';
@@ -40,8 +43,21 @@ export function checkLedgerArgs(args: readonly string[]): string[] {
   return errors;
 }
 
+/** The extender port (the verbs). */
 export function ledgerPort(args: readonly string[]): number {
   return Number(argValue(args, 'port') ?? FLAG.get('port')?.default ?? '8888');
+}
+
+/** The read-only status port (probes, metrics, explain). */
+export function statusPort(args: readonly string[]): number {
+  return Number(argValue(args, 'status-port') ?? FLAG.get('status-port')?.default ?? '8889');
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** The sidecar's setting or the flag's default. */
+function setting(args: readonly string[], flag: string): string {
+  return argValue(args, flag) ?? FLAG.get(flag)?.default ?? '';
 }
 
 function portNumber(container: Rec, port: unknown): number | undefined {
@@ -53,13 +69,14 @@ function portNumber(container: Rec, port: unknown): number | undefined {
   return undefined;
 }
 
-/** Probe problems for the gpu-ledger container: /healthz for liveness, /readyz for readiness and startup, on --port. */
+/**
+ * Probe problems for the gpu-ledger container: /healthz for liveness, /readyz for readiness and
+ * startup, on the status port (plain HTTP whatever the extender port's TLS: it serves no verb).
+ */
 export function checkLedgerProbes(c: Rec): string[] {
   const errors: string[] = [];
   const args = asStrings(c.args);
-  const port = ledgerPort(args);
-  const tls = argValue(args, 'tls-cert') !== undefined;
-  const mtls = argValue(args, 'client-ca') !== undefined;
+  const port = statusPort(args);
   const want: Record<string, string> = { livenessProbe: '/healthz', readinessProbe: '/readyz', startupProbe: '/readyz' };
   for (const [probeName, path] of Object.entries(want)) {
     const probe = asRec(c[probeName]);
@@ -72,14 +89,13 @@ export function checkLedgerProbes(c: Rec): string[] {
     if (isRec(probe.httpGet)) {
       const h = probe.httpGet;
       if (h.path !== path) errors.push(`${probeName}: path ${String(h.path)}, want ${path}`);
-      if (portNumber(c, h.port) !== port) errors.push(`${probeName}: port ${String(h.port)} is not --port ${port}`);
+      if (portNumber(c, h.port) !== port) errors.push(`${probeName}: port ${String(h.port)} is not --status-port ${port}`);
       const scheme = str(h.scheme) ?? 'HTTP';
-      if (scheme !== (tls ? 'HTTPS' : 'HTTP')) errors.push(`${probeName}: scheme ${scheme} but gpu-ledger serves ${tls ? 'HTTPS' : 'HTTP'}`);
-      if (mtls) errors.push(`${probeName}: the kubelet cannot present a client certificate; with --client-ca use an exec probe`);
+      if (scheme !== 'HTTP') errors.push(`${probeName}: scheme ${scheme} but the status port serves plain HTTP`);
     } else if (isRec(probe.exec)) {
       const cmd = asStrings(probe.exec.command).join(' ');
       if (!cmd.includes(`'${path}'`) && !cmd.includes(`"${path}"`) && !cmd.includes(` ${path}`)) errors.push(`${probeName}: exec probe does not request ${path}`);
-      if (!new RegExp(`port:\\s*${port}\\b|:${port}/`).test(cmd)) errors.push(`${probeName}: exec probe does not use --port ${port}`);
+      if (!new RegExp(`port:\\s*${port}\\b|:${port}/`).test(cmd)) errors.push(`${probeName}: exec probe does not use --status-port ${port}`);
     } else {
       errors.push(`${probeName}: must call ${path} (httpGet or exec), not only open a socket`);
     }
@@ -213,8 +229,14 @@ export function crossCheck(docs: readonly Rec[]): string[] {
 
   // the extender URL reaches this sidecar
   const port = ledgerPort(ledgerArgs);
+  const status = statusPort(ledgerArgs);
   const tls = argValue(ledgerArgs, 'tls-cert') !== undefined;
-  const host = argValue(ledgerArgs, 'host') ?? '127.0.0.1';
+  const mtls = argValue(ledgerArgs, 'client-ca') !== undefined;
+  const host = setting(ledgerArgs, 'host');
+  if (port === status) errors.push(`gpu-ledger --port and --status-port are both ${port}`);
+  // exposure: the verbs leave loopback only behind client certificates
+  if (!LOOPBACK.has(host) && !mtls) errors.push(`gpu-ledger --host=${host} exposes the extender verbs beyond loopback without mTLS (--client-ca)`);
+  if (LOOPBACK.has(setting(ledgerArgs, 'status-host'))) errors.push('gpu-ledger --status-host is loopback: kubelet probes and Prometheus come through the pod IP');
   if (schedConfig) {
     const extenders = asList(schedConfig.extenders).map(asRec);
     if (extenders.length !== 1) errors.push(`scheduler config: expected one extender, found ${extenders.length}`);
@@ -227,6 +249,9 @@ export function crossCheck(docs: readonly Rec[]): string[] {
       }
       if (url) {
         if (url.hostname !== '127.0.0.1') errors.push(`extender urlPrefix host ${url.hostname}: the sidecar is reached over loopback`);
+        const bindMs = parseDuration(setting(ledgerArgs, 'bind-timeout'), '--bind-timeout');
+        const httpMs = ext.httpTimeout === undefined ? 5000 : goDurationMs(String(ext.httpTimeout));
+        if (!(bindMs < httpMs)) errors.push(`gpu-ledger --bind-timeout=${setting(ledgerArgs, 'bind-timeout')} is not below the extender's httpTimeout ${String(ext.httpTimeout ?? '5s')}: bind could outlive the scheduler's wait`);
         if (host !== '0.0.0.0' && host !== '127.0.0.1' && host !== '::') errors.push(`gpu-ledger --host=${host} is not reachable on 127.0.0.1`);
         if (Number(url.port || (url.protocol === 'https:' ? 443 : 80)) !== port) errors.push(`extender urlPrefix port ${url.port} ≠ gpu-ledger --port=${port}`);
         if ((url.protocol === 'https:') !== tls) errors.push(`extender urlPrefix ${url.protocol} but gpu-ledger ${tls ? 'serves TLS' : 'serves plain HTTP'}`);
@@ -266,7 +291,7 @@ export function crossCheck(docs: readonly Rec[]): string[] {
     if (k === 'Service' && !selectorMatches(asRec(asRec(d.spec).selector), podLabels)) errors.push(`Service ${nameOf(d)}: selector does not match the pods`);
     if (k === 'Service') {
       for (const sp of asList(asRec(d.spec).ports).map(asRec)) {
-        if (portNumber(ledger.container, sp.targetPort) !== port) errors.push(`Service ${nameOf(d)}: targetPort ${String(sp.targetPort)} is not gpu-ledger's port ${port}`);
+        if (portNumber(ledger.container, sp.targetPort) !== status) errors.push(`Service ${nameOf(d)}: targetPort ${String(sp.targetPort)} is not gpu-ledger's status port ${status} (the verbs are behind no Service)`);
       }
     }
     if (k === 'PodDisruptionBudget') {
@@ -277,8 +302,16 @@ export function crossCheck(docs: readonly Rec[]): string[] {
     }
     if (k === 'NetworkPolicy') {
       if (!selectorMatches(asRec(asRec(d.spec).podSelector), podLabels)) errors.push(`NetworkPolicy ${nameOf(d)}: podSelector does not match the pods`);
-      const ports = asList(asRec(d.spec).ingress).flatMap((r) => asList(asRec(r).ports).map((x) => portNumber(ledger.container, asRec(x).port)));
-      if (!ports.includes(port)) errors.push(`NetworkPolicy ${nameOf(d)}: does not admit gpu-ledger's port ${port} (metrics)`);
+      const rules = asList(asRec(d.spec).ingress).map(asRec);
+      const ports = rules.flatMap((r) => asList(r.ports).map((x) => portNumber(ledger.container, asRec(x).port)));
+      if (!ports.includes(status)) errors.push(`NetworkPolicy ${nameOf(d)}: does not admit gpu-ledger's status port ${status} (metrics)`);
+      for (const r of rules) {
+        const rulePorts = asList(r.ports).map((x) => portNumber(ledger.container, asRec(x).port));
+        // A rule without ports admits every port.
+        if (rulePorts.length > 0 && !rulePorts.includes(port)) continue;
+        if (!mtls) errors.push(`NetworkPolicy ${nameOf(d)}: admits the extender port ${port}, which serves the verbs without client certificates`);
+        else if (!asList(r.from).length || asList(r.from).some((peer) => !isRec(asRec(peer).podSelector))) errors.push(`NetworkPolicy ${nameOf(d)}: admits the extender port ${port} beyond the scheduler pods (every peer needs a podSelector)`);
+      }
     }
     if (k === 'ServiceMonitor') {
       const svcPorts = docs.filter((s) => kindOf(s) === 'Service').flatMap((s) => asList(asRec(s.spec).ports).map((x) => asRec(x).name));

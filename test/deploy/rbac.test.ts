@@ -17,9 +17,7 @@ const EXPECTED: readonly Permission[] = [
   core('nodes', 'watch'),
   core('pods', 'list'),
   core('pods', 'watch'),
-  // gpu-ledger.io/* annotations recording the GPUs a pod was bound to
-  core('pods', 'patch'),
-  // bindVerb: the extender creates the Binding itself
+  // bindVerb: the extender creates the Binding itself (carrying the gpu-ledger.io/* annotations)
   core('pods/binding', 'create'),
 ];
 
@@ -27,7 +25,7 @@ const EXPECTED: readonly Permission[] = [
  * Granted without being required by EXPECTED; each needs a reason. Keep it short: anything here
  * that the code does not use is excess privilege.
  */
-const ALLOW_LIST: readonly { permission: Permission; why: string }[] = [{ permission: core('pods', 'get'), why: 'binder re-reads a pod when the Binding answers 409 Conflict' }];
+const ALLOW_LIST: readonly { permission: Permission; why: string }[] = [{ permission: core('pods', 'get'), why: 'binder reads a pod to settle a Binding that answered 409 Conflict or whose outcome is unknown' }];
 
 // --- the generated client: method → (HTTP method, path) ---------------------------------------------
 const require = createRequire(import.meta.url);
@@ -142,7 +140,7 @@ describe('ClusterRole gpu-ledger: least privilege', () => {
     }
   });
 
-  it('grants what live mode needs in any case: list/watch nodes and pods, patch pods, create pods/binding', () => {
+  it('grants what live mode needs in any case: list/watch nodes and pods, create pods/binding', () => {
     for (const p of EXPECTED) expect([...grants], permissionKey(p)).toContain(permissionKey(p));
   });
 
@@ -155,9 +153,14 @@ describe('ClusterRole gpu-ledger: least privilege', () => {
     expect(missing, `calls found: ${SCANS.flatMap((s) => s.calls).join(', ')}`).toEqual([]);
   });
 
-  it.skipIf(found.length === 0)('the code needs at least the expected set (list/watch both kinds, patch, bind)', () => {
+  it.skipIf(found.length === 0)('the code needs at least the expected set (list/watch both kinds, bind)', () => {
     const have = new Set(found.map(permissionKey));
     for (const p of EXPECTED) expect([...have], permissionKey(p)).toContain(permissionKey(p));
+  });
+
+  it('pods: no patch (the assignment travels in the Binding: one API write per bind)', () => {
+    expect(grants.has('core/pods:patch')).toBe(false);
+    expect(found.map(permissionKey)).not.toContain('core/pods:patch');
   });
 
   it('grants nothing beyond the code, the expected set and the allow-list', () => {

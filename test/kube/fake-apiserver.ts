@@ -1,8 +1,14 @@
 // An in-process fake kube-apiserver on loopback, faithful enough that @kubernetes/client-node's
 // real list, watch, patch and binding code paths run unmodified against it: resourceVersions,
 // field selectors (with ADDED/DELETED on selector transitions), bookmarks, watch close, 410 Gone
-// (HTTP or ERROR event), injected errors and stalled watches.
+// (HTTP or ERROR event), stalled watches, and injected faults per request (an error status, no
+// answer at all, the write applied and then an error or a dropped connection). The binding
+// subresource behaves like kube-apiserver's BindingREST.Create / setPodNodeAndMetadata: the
+// Binding's name must match the URL, its metadata.uid and resourceVersion are preconditions (409),
+// a pod being deleted or already assigned answers 409, and the Binding's annotations and labels are
+// copied onto the pod with the node, in one write.
 
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -26,6 +32,32 @@ interface Watcher {
 }
 
 type Selector = { path: string; op: '=' | '!='; value: string }[];
+
+/** What an injected fault does to a matching request. */
+export type Fault =
+  | { kind: 'status'; code: number }
+  /** Never answer (the connection stays open until the client gives up or the server stops). */
+  | { kind: 'hang' }
+  /** Apply the request, then answer with an error status. */
+  | { kind: 'apply-then-status'; code: number }
+  /** Apply the request, then destroy the connection without an answer. */
+  | { kind: 'apply-then-drop' };
+
+export interface FaultMatch {
+  method?: string;
+  /** Exact path, or a pattern of the path. */
+  path?: string | RegExp;
+  /** Only watches (true) or only non-watch requests (false). */
+  watch?: boolean;
+  /** How many matching requests get the fault (default: every one until clearFaults). */
+  times?: number;
+}
+
+interface FaultRule {
+  match: FaultMatch;
+  fault: Fault;
+  left: number;
+}
 
 function parseSelector(s: string | null): Selector {
   if (!s) return [];
@@ -68,7 +100,8 @@ export class FakeApiServer {
   /** Versions older than this are no longer in the history. */
   private compactedAt = 0;
   private watchers = new Set<Watcher>();
-  private failures = 0;
+  private faults: FaultRule[] = [];
+  private readonly hung = new Set<http.ServerResponse>();
   /** 'http' answers a too-old watch with HTTP 410; 'event' with an ERROR event of code 410. */
   goneMode: 'http' | 'event' = 'http';
   readonly requests: string[] = [];
@@ -80,6 +113,8 @@ export class FakeApiServer {
   }
 
   async stop(): Promise<void> {
+    for (const r of this.hung) r.destroy();
+    this.hung.clear();
     for (const w of this.watchers) w.res.destroy();
     this.watchers.clear();
     this.server.closeAllConnections();
@@ -97,11 +132,38 @@ export class FakeApiServer {
     return kc;
   }
 
+  /** A kubeconfig file for this server (what `serve --kubeconfig` reads). */
+  writeKubeconfig(file: string): string {
+    const server = `http://127.0.0.1:${this.port}`;
+    writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'fake', cluster: { server, 'insecure-skip-tls-verify': true } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'c', context: { cluster: 'fake', user: 'u' } }], 'current-context': 'c' }));
+    return file;
+  }
+
   // ---- test controls ----
 
   /** The next n requests (list, watch, patch, binding) fail with 500. */
   failNext(n: number): void {
-    this.failures = n;
+    this.inject({ times: n }, { kind: 'status', code: 500 });
+  }
+
+  /** Requests matching `match` get `fault` (the first matching rule applies). */
+  inject(match: FaultMatch, fault: Fault): void {
+    this.faults.push({ match, fault, left: match.times ?? Infinity });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+    for (const r of this.hung) r.destroy();
+    this.hung.clear();
+  }
+
+  /** Marks a pod as being deleted (deletionTimestamp set, as graceful deletion does). */
+  markDeleting(namespace: string, name: string): void {
+    const p = this.pods.get(`${namespace}/${name}`);
+    if (!p) return;
+    const next = clone(p);
+    next.metadata.deletionTimestamp = new Date().toISOString();
+    this.upsertPod(next);
   }
 
   /** Server-side close of every open watch (as apiservers do periodically). */
@@ -201,23 +263,61 @@ export class FakeApiServer {
     this.json(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
   }
 
+  private faultFor(method: string, url: URL): Fault | undefined {
+    const watch = url.searchParams.get('watch') === 'true';
+    for (const r of this.faults) {
+      const m = r.match;
+      if (r.left <= 0) continue;
+      if (m.method !== undefined && m.method !== method) continue;
+      if (m.path !== undefined && (typeof m.path === 'string' ? m.path !== url.pathname : !m.path.test(url.pathname))) continue;
+      if (m.watch !== undefined && m.watch !== watch) continue;
+      r.left--;
+      return r.fault;
+    }
+    return undefined;
+  }
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
-    this.requests.push(`${req.method} ${url.pathname}${url.search}`);
-    if (this.failures > 0) {
-      this.failures--;
-      this.status(res, 500, 'InternalError', 'injected failure');
+    const method = req.method ?? 'GET';
+    this.requests.push(`${method} ${url.pathname}${url.search}`);
+    const fault = this.faultFor(method, url);
+    if (fault?.kind === 'status') {
+      req.resume();
+      this.status(res, fault.code, fault.code === 500 ? 'InternalError' : 'Injected', 'injected failure');
+      return;
+    }
+    if (fault?.kind === 'hang') {
+      req.resume();
+      this.hung.add(res);
+      res.on('close', () => this.hung.delete(res));
       return;
     }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      // After an applied-then-failed request the client sees an error, whatever the route answered.
+      const out = fault ? this.swallow(res, fault) : res;
       try {
-        this.route(req.method ?? 'GET', url, chunks.length ? (JSON.parse(Buffer.concat(chunks).toString()) as unknown) : null, res, req);
+        this.route(method, url, chunks.length ? (JSON.parse(Buffer.concat(chunks).toString()) as unknown) : null, out, req);
       } catch (err) {
-        this.status(res, 400, 'BadRequest', String(err));
+        this.status(out, 400, 'BadRequest', String(err));
       }
     });
+  }
+
+  /** A response stand-in that applies the route's effects but answers per the fault instead. */
+  private swallow(res: http.ServerResponse, fault: Fault): http.ServerResponse {
+    const answer = () => {
+      if (fault.kind === 'apply-then-drop') res.socket?.destroy();
+      else if (fault.kind === 'apply-then-status') this.status(res, fault.code, 'InternalError', 'injected failure after the write');
+    };
+    return {
+      writeHead: () => undefined,
+      write: () => true,
+      end: () => answer(),
+      on: () => undefined,
+    } as unknown as http.ServerResponse;
   }
 
   private route(method: string, url: URL, body: unknown, res: http.ServerResponse, req: http.IncomingMessage): void {
@@ -235,15 +335,7 @@ export class FakeApiServer {
       const key = `${podPath[1]}/${podPath[2]}`;
       const pod = this.pods.get(key);
       if (!pod) return this.status(res, 404, 'NotFound', `pods "${podPath[2]}" not found`);
-      if (podPath[3] && method === 'POST') {
-        const b = body as { metadata?: { uid?: string }; target?: { name?: string } };
-        if (b.metadata?.uid && b.metadata.uid !== pod.metadata.uid) return this.status(res, 409, 'Conflict', 'Precondition failed: UID mismatch');
-        if ((pod.spec as { nodeName?: string } | undefined)?.nodeName) return this.status(res, 409, 'Conflict', `pod ${key} is already assigned to node "${String((pod.spec as { nodeName: string }).nodeName)}"`);
-        const next = clone(pod);
-        next.spec = { ...(next.spec as object), nodeName: b.target?.name };
-        this.upsertPod(next);
-        return this.json(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
-      }
+      if (podPath[3] && method === 'POST') return this.bind(res, podPath[2], pod, body);
       if (method === 'GET') return this.json(res, 200, clone(pod));
       if (method === 'PATCH') {
         if (!String(req.headers['content-type']).startsWith('application/merge-patch+json')) return this.status(res, 415, 'UnsupportedMediaType', `unsupported patch type ${String(req.headers['content-type'])}`);
@@ -254,6 +346,28 @@ export class FakeApiServer {
       }
     }
     this.status(res, 404, 'NotFound', `no route ${method} ${p}`);
+  }
+
+  /** kube-apiserver's BindingREST.Create → assignPod → setPodNodeAndMetadata, in one write. */
+  private bind(res: http.ServerResponse, name: string, pod: Obj, body: unknown): void {
+    const b = (body ?? {}) as { kind?: string; metadata?: { name?: string; uid?: string; resourceVersion?: string; annotations?: Record<string, string>; labels?: Record<string, string> }; target?: { name?: string } };
+    const conflict = (why: string) => this.status(res, 409, 'Conflict', `Operation cannot be fulfilled on pods/binding "${name}": ${why}`);
+    if (b.metadata?.name !== name) return this.status(res, 400, 'BadRequest', 'name in URL does not match name in Binding object');
+    if (!b.target?.name) return this.status(res, 422, 'Invalid', `Binding "${name}" is invalid: target.name: Required value`);
+    const md = b.metadata;
+    if (md.uid && md.uid !== pod.metadata.uid) return conflict(`Precondition failed: UID in precondition: ${md.uid}, UID in object meta: ${String(pod.metadata.uid)}`);
+    if (md.resourceVersion && md.resourceVersion !== pod.metadata.resourceVersion) return conflict(`Precondition failed: ResourceVersion in precondition: ${md.resourceVersion}, ResourceVersion in object meta: ${String(pod.metadata.resourceVersion)}`);
+    if (pod.metadata.deletionTimestamp) return conflict(`pod ${name} is being deleted, cannot be assigned to a host`);
+    const assigned = (pod.spec as { nodeName?: string } | undefined)?.nodeName;
+    if (assigned) return conflict(`pod ${name} is already assigned to node "${assigned}"`);
+    const next = clone(pod);
+    next.spec = { ...(next.spec as object), nodeName: b.target.name };
+    if (md.annotations && Object.keys(md.annotations).length > 0) next.metadata.annotations = { ...(next.metadata.annotations as object), ...md.annotations };
+    if (md.labels && Object.keys(md.labels).length > 0) next.metadata.labels = { ...(next.metadata.labels as object), ...md.labels };
+    const status = (next.status ?? {}) as { conditions?: { type: string }[] };
+    next.status = { ...status, conditions: [...(status.conditions ?? []).filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'True' }] };
+    this.upsertPod(next);
+    this.json(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
   }
 
   private watch(kind: Kind, selector: Selector, fromRv: string, res: http.ServerResponse, req: http.IncomingMessage): void {

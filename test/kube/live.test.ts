@@ -52,7 +52,7 @@ describe('live mode (fake API server, real client-node)', () => {
   let state: ClusterState;
   let watch: ClusterWatch | null = null;
   const start = (opts: { resyncPeriodMs?: number; watchdogMs?: number } = {}) => {
-    watch = startClusterWatch(api.kubeConfig(), { sink: state, logger, resyncPeriodMs: opts.resyncPeriodMs ?? 60_000, watchdogMs: opts.watchdogMs, backoffInitialMs: 50, backoffMaxMs: 200 });
+    watch = startClusterWatch(api.kubeConfig(), { sink: state, logger, resyncPeriodMs: opts.resyncPeriodMs ?? 60_000, apiTimeoutMs: 5000, watchdogMs: opts.watchdogMs, backoffInitialMs: 50, backoffMaxMs: 200 });
     return watch;
   };
 
@@ -162,7 +162,7 @@ describe('live mode (fake API server, real client-node)', () => {
   });
 
   describe('bind through the API', () => {
-    const ctxFor = (s: ClusterState): ExtenderContext => ({ state: s, binder: new LiveBinder(api.kubeConfig()), logger, metrics: createMetrics(s), preemption: false });
+    const ctxFor = (s: ClusterState): ExtenderContext => ({ state: s, binder: new LiveBinder(api.kubeConfig(), { timeoutMs: 3000 }), logger, metrics: createMetrics(s), preemption: false });
 
     it('annotates, binds, and the reservation becomes bound when the watch shows the pod', async () => {
       api.upsertNode(node('n1'));
@@ -186,7 +186,7 @@ describe('live mode (fake API server, real client-node)', () => {
       api.upsertNode(node('n2'));
       api.upsertPod(pod('p', 'uid-p', 16, 'n2'));
       api.upsertPod(pod('q', 'uid-q-new', 16));
-      const binder = new LiveBinder(api.kubeConfig());
+      const binder = new LiveBinder(api.kubeConfig(), { timeoutMs: 3000 });
       await expect(binder.bind({ podName: 'p', podNamespace: 'ml', podUid: 'uid-p', node: 'n1', gpus: [0], annotations: {} })).rejects.toBeInstanceOf(BindConflictError);
       await expect(binder.bind({ podName: 'q', podNamespace: 'ml', podUid: 'uid-q-old', node: 'n1', gpus: [0], annotations: {} })).rejects.toThrow(/recreated|UID/);
       const w = start();
@@ -216,7 +216,7 @@ describe('live mode (fake API server, real client-node)', () => {
       // "Restart": a fresh ledger fed only from the API server.
       await w.stop();
       const restarted = new ClusterState({ config: defaultConfig() });
-      watch = startClusterWatch(api.kubeConfig(), { sink: restarted, logger, resyncPeriodMs: 60_000 });
+      watch = startClusterWatch(api.kubeConfig(), { sink: restarted, logger, resyncPeriodMs: 60_000, apiTimeoutMs: 5000 });
       await until(() => watch!.ready(), 'restarted ready');
       expect(snapshot(restarted)).toBe(before);
       // The GPUs spread by the extender's choice survived (not re-derived by a policy).

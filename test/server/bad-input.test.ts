@@ -96,7 +96,7 @@ describe('bad input', () => {
 
   it('a client that disconnects mid-body is settled as a bad request, and the server keeps serving', async () => {
     const metric = async () => {
-      const text = (await (await fetch(`${s.url}/metrics`)).text()).split('\n').find((l) => l.startsWith('gpu_ledger_bad_requests_total{verb="filter"}'));
+      const text = (await (await fetch(`${s.statusUrl}/metrics`)).text()).split('\n').find((l) => l.startsWith('gpu_ledger_bad_requests_total{verb="filter"}'));
       return text ? Number(text.split(' ').pop()) : 0;
     };
     const before = await metric();

@@ -1,8 +1,8 @@
 // Contract tests: the captured kube-scheduler 1.30 requests and the seed scenarios, over real HTTP.
 import { readFileSync } from 'node:fs';
-import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/cli/serve.js';
+import { parseYaml } from '../../src/model/yaml.js';
 import { post, serve } from './harness.js';
 
 const fixture = (f: string) => JSON.parse(readFileSync(`test/fixtures/kube-scheduler-1.30/${f}`, 'utf8')) as Record<string, unknown>;
@@ -101,7 +101,7 @@ describe('seed scenarios over HTTP (demo cluster)', () => {
   let s: RunningServer;
   const demoNodes = ['spark-01', 'mps-agg-01', 'mps-ind-01', 'a100-mig-01', 'a100-mig-small-01', 'a100-mig-large-01', 'a100-ts-01', 'h100-ts-01', 't4-01', 'homelab-3090', 'cpu-01'];
   const pod = (file: string, uid?: string) => {
-    const p = yaml.load(readFileSync(`examples/pods/${file}`, 'utf8')) as { metadata: Record<string, unknown> };
+    const p = parseYaml(readFileSync(`examples/pods/${file}`, 'utf8')) as { metadata: Record<string, unknown> };
     if (uid) p.metadata = { ...p.metadata, uid, name: `${String(p.metadata.name)}-${uid}` };
     return p;
   };
@@ -123,7 +123,7 @@ describe('seed scenarios over HTTP (demo cluster)', () => {
     expect(passed).not.toContain('spark-01');
     expect((r.FailedAndUnresolvableNodes as Record<string, string>)['spark-01']).toBe('gpu-ledger: MPS memory overcommit (pod needs 64Gi on one GPU)');
     // The explain API knows the bound pod by name and says where it is.
-    const ex = await fetch(`${s.url}/explain/ai/large-mps-http-a`);
+    const ex = await fetch(`${s.statusUrl}/explain/ai/large-mps-http-a`);
     expect(ex.status).toBe(200);
     expect(((await ex.json()) as { placedOn: string }).placedOn).toBe('spark-01');
   });
@@ -190,22 +190,23 @@ describe('seed scenarios over HTTP (demo cluster)', () => {
 
   it('explain over HTTP: POST YAML, JSON and text forms agree with the CLI content', async () => {
     const yamlBody = readFileSync('examples/pods/large-mps.yaml', 'utf8');
-    const res = await fetch(`${s.url}/explain`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yamlBody });
+    const res = await fetch(`${s.statusUrl}/explain`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yamlBody });
     expect(res.status).toBe(200);
     const e = (await res.json()) as { nodes: { node: string; fits: boolean }[]; summary: string };
     expect(e.nodes.find((n) => n.node === 'spark-01')).toBeDefined();
-    const text = await (await fetch(`${s.url}/explain?format=text`, { method: 'POST', body: yamlBody })).text();
+    const text = await (await fetch(`${s.statusUrl}/explain?format=text`, { method: 'POST', body: yamlBody })).text();
     expect(text).toContain('NODE');
     expect(text).toContain(e.summary);
-    const missing = await fetch(`${s.url}/explain/ai/never-heard-of`);
+    const missing = await fetch(`${s.statusUrl}/explain/ai/never-heard-of`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toHaveProperty('Error');
   });
 
   it('health, readiness and metrics', async () => {
+    expect((await fetch(`${s.statusUrl}/healthz`)).status).toBe(200);
     expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
-    expect((await fetch(`${s.url}/readyz`)).status).toBe(200);
-    const m = await (await fetch(`${s.url}/metrics`)).text();
+    expect((await fetch(`${s.statusUrl}/readyz`)).status).toBe(200);
+    const m = await (await fetch(`${s.statusUrl}/metrics`)).text();
     expect(m).toMatch(/gpu_ledger_request_duration_seconds_bucket\{le="0.00005",verb="filter"\}/);
     expect(m).toMatch(/gpu_ledger_gpu_memory_allocated_bytes\{node="spark-01",gpu="0"\} \d+/);
     expect(m).toMatch(/gpu_ledger_gpu_threads_capacity_percent\{node="spark-01",gpu="0"\} 100/);

@@ -1,15 +1,18 @@
 // Starts a real gpu-ledger server on a loopback port for tests, and talks to it over HTTP.
 import { pino } from 'pino';
-import { startServer, type RunningServer } from '../../src/cli/serve.js';
-import { defaultConfig, type LedgerConfig } from '../../src/model/config-types.js';
+import { startServer, type RunningServer, type ServeOptions } from '../../src/cli/serve.js';
+import { defaultConfig } from '../../src/model/config-types.js';
 
-export async function serve(snapshot: string[], extra: { config?: LedgerConfig; preemption?: boolean; maxBody?: string; reservationTtlMs?: number } = {}): Promise<RunningServer> {
+export async function serve(snapshot: string[], extra: Partial<ServeOptions> = {}): Promise<RunningServer> {
   return startServer(
     {
+      ...extra,
       snapshot,
       config: extra.config ?? defaultConfig(),
       host: '127.0.0.1',
-      port: 0,
+      port: extra.port ?? 0,
+      statusHost: '127.0.0.1',
+      statusPort: extra.statusPort ?? 0,
       maxBody: extra.maxBody ?? '64mb',
       reservationTtlMs: extra.reservationTtlMs ?? 120_000,
       resyncPeriodMs: 300_000,

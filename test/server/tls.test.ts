@@ -50,6 +50,8 @@ describe.skipIf(!hasOpenssl())('TLS (needs openssl)', () => {
         config: defaultConfig(),
         host: '127.0.0.1',
         port: 0,
+        statusHost: '127.0.0.1',
+        statusPort: 0,
         tlsCert: p('server.crt'),
         tlsKey: p('server.key'),
         clientCa: p('ca.crt'),
@@ -75,5 +77,11 @@ describe.skipIf(!hasOpenssl())('TLS (needs openssl)', () => {
 
   it('refuses a client without a certificate (mTLS)', async () => {
     await expect(get(`${s.url}/healthz`, { ca: readFileSync(p('ca.crt')) })).rejects.toThrow();
+  });
+
+  it('TLS is the extender port\'s: the read-only status port stays plain HTTP (kubelet probes, Prometheus)', async () => {
+    expect(s.statusUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect((await fetch(`${s.statusUrl}/readyz`)).status).toBe(200);
+    expect((await fetch(`${s.statusUrl}/filter`, { method: 'POST', body: '{}' })).status).toBe(404);
   });
 });

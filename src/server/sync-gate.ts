@@ -1,0 +1,70 @@
+// Fail closed: while the ledger does not follow the API server — before every informer has applied
+// its initial list, or after a LIST failed, a watch broke or went silent, until the next LIST is
+// applied — gpu-ledger places nothing. A ledger missing running pods would pass overcommitted nodes
+// (and bind onto them), so filter refuses every candidate with one stable reason, prioritize scores
+// 0, bind and preempt refuse. The rule code never runs on such a ledger; this file is the whole gate.
+
+import type { ExtenderArgs, ExtenderFilterResult, HostPriority, MetaVictims } from './wire.js';
+
+/** One resource's sync state (src/kube/reflector.ts SyncState, or the snapshot's). */
+export interface ResourceSync {
+  phase: string;
+  since?: number;
+  lastError?: string;
+}
+
+export interface SyncReport {
+  inSync: boolean;
+  resources: Record<string, ResourceSync>;
+}
+
+export type SyncSource = () => SyncReport;
+
+/** Snapshot mode: the files were loaded before the server listened. */
+export const SNAPSHOT_SYNC: SyncSource = () => ({ inSync: true, resources: { snapshot: { phase: 'synced' } } });
+
+const PHASE_TEXT: Record<string, string> = {
+  'initial-list': 'initial list not applied yet',
+  'list-failing': 'list failing',
+  'watch-failing': 'watch failing',
+  relisting: 'relisting',
+};
+
+/**
+ * The reason kube-scheduler shows in FailedScheduling: stable per cause (no counts, times or error
+ * texts, which /readyz and the logs carry) so identical reasons are counted together.
+ */
+export function notInSyncReason(report: SyncReport): string {
+  const parts = Object.entries(report.resources)
+    .filter(([, s]) => s.phase !== 'synced')
+    .map(([name, s]) => `${name}: ${PHASE_TEXT[s.phase] ?? s.phase}`);
+  return `gpu-ledger: ledger not in sync with the API server (${parts.join(', ') || 'not ready'}); retrying`;
+}
+
+function candidateNames(args: ExtenderArgs): string[] {
+  return args.NodeNames ?? (args.Nodes?.items ?? []).map((n) => String((n.metadata as { name: string }).name));
+}
+
+export function refuseFilter(args: ExtenderArgs, reason: string): ExtenderFilterResult {
+  const failed: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const n of candidateNames(args)) failed[n] = reason;
+  return {
+    Nodes: args.NodeNames ? null : { metadata: {}, items: [] },
+    NodeNames: args.NodeNames ? [] : null,
+    FailedNodes: {},
+    FailedAndUnresolvableNodes: failed,
+    Error: '',
+  };
+}
+
+export function refusePrioritize(args: ExtenderArgs): HostPriority[] {
+  return candidateNames(args).map((Host) => ({ Host, Score: 0 }));
+}
+
+export function refuseBind(reason: string): { Error: string } {
+  return { Error: `${reason}; not binding` };
+}
+
+export function refusePreempt(): { NodeNameToMetaVictims: Record<string, MetaVictims> } {
+  return { NodeNameToMetaVictims: {} };
+}
