@@ -79,13 +79,14 @@ export function scoreNode(shape: ScoreShape, node: NodeLedger, takes: readonly G
 /**
  * A pod without GPUs (the `prioritize-cpu` verb): how little its CPU request strands GPU capacity
  * on the node — the fragmentation scorer with no GPU takes. A node where the pod's CPU leaves
- * every typical GPU shape placeable rates neutral (like a node without GPUs); one where it shuts
- * typical shapes out rates less.
+ * every typical GPU shape placeable rates neutral; one where it shuts typical shapes out rates
+ * less; a node without GPUs rates neutral too and wins the tie (its CPU strands nothing, ever).
  */
 export function scoreCpuPod(shape: ScoreShape, node: NodeLedger | undefined, ctx: ScoreContext): ScoreBreakdown {
   const f = node && shape.cpuMilli > 0 ? fragmentation(shape, node, [], ctx) : null;
   const mean = f ?? NEUTRAL_RAW;
-  return { raw: Math.round(mean / RESOLUTION) * RESOLUTION + (node ? nameRank(node.name) * HASH_WEIGHT : 0), components: { tierFit: null, fragmentation: f, binpack: null, pack: null } };
+  const tie = node ? nameRank(node.name) * HASH_WEIGHT : TIE_WEIGHT;
+  return { raw: Math.round(mean / RESOLUTION) * RESOLUTION + tie, components: { tierFit: null, fragmentation: f, binpack: null, pack: null } };
 }
 
 /**

@@ -305,7 +305,7 @@ export class ClusterState implements ClusterSink {
       return name;
     }
     this.ledger.cpuNodes.delete(name);
-    const { node: n, changed } = this.ledger.setNode(inv);
+    const { node: n, changed } = this.ledger.upsertNode(inv);
     if (changed) {
       if (inv.problems.length > 0) this.onNodeProblems?.(name, inv.problems);
       // The takes of the pods here depend on the inventory: account each again where it was.

@@ -118,7 +118,12 @@ export class Ledger {
    * caller then re-accounts its pods: their takes depend on the inventory). An update that
    * changes nothing GPU-related (a status heartbeat) keeps the node's generation and caches.
    */
-  setNode(inventory: NodeInventory): { node: NodeLedger; changed: boolean } {
+  setNode(inventory: NodeInventory): NodeLedger {
+    return this.upsertNode(inventory).node;
+  }
+
+  /** setNode, also saying whether the inventory changed (ClusterState then re-accounts the node's pods). */
+  upsertNode(inventory: NodeInventory): { node: NodeLedger; changed: boolean } {
     const key = inventoryKey(inventory);
     const existing = this.nodes.get(inventory.name);
     if (existing) {

@@ -109,6 +109,10 @@ export function pod(clients: GpuClient[], extra: Partial<PodDemand> = {}): PodDe
     cpuMilli: 0,
     nodeName: null,
     assignedGpus: null,
+    priority: 0,
+    preemptionPolicy: 'PreemptLowerPriority',
+    startTime: null,
+    labels: {},
     errors: [],
     ...extra,
   };

@@ -7,6 +7,7 @@ import { startClusterWatch, type ClusterWatch } from '../../src/kube/cluster-wat
 import { defaultConfig } from '../../src/model/config-types.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { handleBind, handleFilter, type ExtenderContext } from '../../src/server/extender.js';
+import { Pipeline } from '../../src/prioritize/pipeline.js';
 import { ClusterState } from '../../src/state/cluster-state.js';
 import { BindConflictError } from '../../src/state/sink.js';
 import { FakeApiServer } from './fake-apiserver.js';
@@ -100,7 +101,11 @@ describe('live mode (fake API server, real client-node)', () => {
     expect(memOn(state, 'n1')).toBe(32 * GiB);
     api.deleteNode('n2');
     await until(() => !state.ledger.nodes.has('n2'), 'n2 gone');
-    expect(state.ledger.pods.has('uid-b')).toBe(false);
+    // The Node object is gone but its pod is still bound in the API: it stays recorded, detached,
+    // until the pod itself goes (or the node comes back).
+    expect(state.ledger.pods.has('uid-b')).toBe(true);
+    api.deletePod('ml', 'b');
+    await until(() => !state.ledger.pods.has('uid-b'), 'b released with its pod');
     // Node changes keep the allocations.
     api.upsertNode({ ...node('n1', 262144), metadata: { ...node('n1', 262144).metadata } });
     await until(() => state.ledger.nodes.get('n1')!.inventory.memoryBytes === 256 * GiB, 'n1 resized');
@@ -162,7 +167,7 @@ describe('live mode (fake API server, real client-node)', () => {
   });
 
   describe('bind through the API', () => {
-    const ctxFor = (s: ClusterState): ExtenderContext => ({ state: s, binder: new LiveBinder(api.kubeConfig(), { timeoutMs: 3000 }), logger, metrics: createMetrics(s), preemption: false });
+    const ctxFor = (s: ClusterState): ExtenderContext => ({ state: s, pipeline: new Pipeline(s), binder: new LiveBinder(api.kubeConfig(), { timeoutMs: 3000 }), logger, metrics: createMetrics(s), preemption: false });
 
     it('annotates, binds, and the reservation becomes bound when the watch shows the pod', async () => {
       api.upsertNode(node('n1'));

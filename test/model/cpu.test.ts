@@ -7,7 +7,7 @@ import type { RunningServer } from '../../src/cli/serve.js';
 import { defaultConfig } from '../../src/model/config-types.js';
 import { parsePodDemand } from '../../src/model/demand.js';
 import { parseNodeInventory, type NodeLike } from '../../src/model/inventory.js';
-import { gpuFree } from '../../src/prioritize/gpu-state.js';
+import { gpuFree } from '../../src/gpu/free.js';
 import { scoreCpuPod } from '../../src/prioritize/policy.js';
 import { nodeCpuFree, nodeFragmentation } from '../../src/prioritize/scorers.js';
 import { ClusterState } from '../../src/state/cluster-state.js';
@@ -105,9 +105,11 @@ describe('fragmentation with CPU (hand-computed)', () => {
     // The typical pod (learned from the bound ones) wants 4 CPUs: 3 of small-cpu's last 4 shut it out.
     const onSmall = scoreCpuPod(cpuPod, small, ctx);
     const onBig = scoreCpuPod(cpuPod, big, ctx);
-    expect(onSmall.score).toBeLessThan(onBig.score);
-    expect(onBig.score).toBe(5);
-    expect(scoreCpuPod(cpuPod, undefined, ctx).score).toBe(5);
+    expect(onSmall.raw).toBeLessThan(onBig.raw);
+    expect(onBig.components.fragmentation).toBe(0.5); // strands nothing
+    expect(onSmall.components.fragmentation).toBeLessThan(0.5);
+    // A node without GPUs rates neutral and wins the tie against a GPU node it would not strand.
+    expect(scoreCpuPod(cpuPod, undefined, ctx).raw).toBeGreaterThan(onBig.raw);
   });
 
   it('CPU-only pods: kept on GPU nodes, not on CPU nodes, released on a terminal phase, invisible to explain by name', () => {
@@ -143,10 +145,11 @@ describe('POST /prioritize-cpu over HTTP', () => {
     expect(res.status).toBe(200);
     const scores = Object.fromEntries((res.json as { Host: string; Score: number }[]).map((h) => [h.Host, h.Score]));
     expect(Object.keys(scores).sort()).toEqual([...names].sort());
-    expect(scores['big-cpu']).toBe(5);
-    expect(scores['cpu-only']).toBe(5);
-    expect(scores.nope).toBe(5);
-    expect(scores['small-cpu']).toBeLessThan(5);
+    // Normalised across the candidates: where it strands GPUs 0, nodes without GPUs 10, the GPU node it does not strand in between.
+    expect(scores['small-cpu']).toBe(0);
+    expect(scores['cpu-only']).toBe(10);
+    expect(scores.nope).toBe(10);
+    expect(scores['big-cpu']).toBe(9);
 
     const gpuPod = { metadata: { name: 'g', namespace: 'ml', uid: 'uid-g' }, spec: { containers: [{ name: 'm', resources: { limits: { 'nvidia.com/gpu': '1' } } }] } };
     const flat = await post(`${s.url}/prioritize-cpu`, { Pod: gpuPod, Nodes: null, NodeNames: names });

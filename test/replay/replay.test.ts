@@ -1,13 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runAll, runReplay, parseSeeds } from '../../src/cli/replay.js';
-import { gpuPackingScore } from '../../src/prioritize/baselines.js';
+import { gpuPackingScore } from '../../src/cli/replay/baselines.js';
 import { podGpuMilli, prng, runExperiment, workloadFor } from '../../src/cli/replay/experiment.js';
 import { nodeTraceFrag, traceShapes } from '../../src/cli/replay/frag.js';
 import { bucket } from '../../src/cli/replay/report.js';
-import { fitPod } from '../../src/filter/fit.js';
-import { parseTraceNodes, parseTracePods, traceNodeInventory, tracePodDemand, type TracePod } from '../../src/model/trace.js';
-import { Ledger } from '../../src/state/ledger.js';
+import { loadSchedulerModel } from '../../src/cli/replay/sched-config.js';
+import { bestFitChooser, fit, type FitOptions } from '../../src/gpu/place.js';
+import { defaultConfig } from '../../src/model/config-types.js';
+import { parsePodDemand } from '../../src/model/demand.js';
+import { parseNodeInventory } from '../../src/model/inventory.js';
+import { parseTraceNodes, parseTracePods, traceNodeObject, tracePodObject, type TraceNode, type TracePod } from '../../src/model/trace.js';
+import type { PodDemand } from '../../src/model/types.js';
+import { Ledger, type NodeLedger } from '../../src/state/ledger.js';
+
+const traceNodeInventory = (n: TraceNode) => parseNodeInventory(traceNodeObject(n), defaultConfig())!;
+const tracePodDemand = (p: TracePod, uid: string) => parsePodDemand(tracePodObject(p, uid), defaultConfig().tiers);
+const fitPod = (d: PodDemand, n: NodeLedger, o: Partial<FitOptions> = {}) => fit(d, n, { chooser: bestFitChooser, ...o });
 
 const nodesCsv = readFileSync('test/fixtures/trace/nodes.csv', 'utf8');
 const podsCsv = readFileSync('test/fixtures/trace/pods.csv', 'utf8');
@@ -198,10 +207,12 @@ describe('runAll', () => {
     const jobs = [
       { policy: 'fgd' as const, seed: 1 },
       { policy: 'gpu-ledger' as const, seed: 2 },
+      { policy: 'gpu-ledger-alone' as const, seed: 2 },
       { policy: 'random' as const, seed: 3 },
     ];
     const runs = await runAll(nodes, pods, shapes, jobs, 2);
     expect(runs.map((r) => [r.policy, r.seed])).toEqual(jobs.map((j) => [j.policy, j.seed]));
-    for (const [i, j] of jobs.entries()) expect(runs[i]).toEqual(runExperiment(nodes, pods, j.policy, j.seed, { shapes }));
+    const scheduler = loadSchedulerModel();
+    for (const [i, j] of jobs.entries()) expect(runs[i]).toEqual(runExperiment(nodes, pods, j.policy, j.seed, { shapes, scheduler }));
   });
 });

@@ -2,12 +2,12 @@
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { filterNodes } from '../../src/filter/filter-nodes.js';
 import { defaultConfig } from '../../src/model/config-types.js';
 import { parseSnapshot } from '../../src/model/snapshot.js';
 import { ClusterState } from '../../src/state/cluster-state.js';
 import { eventText } from '../../src/explain/render.js';
 import { explainPod } from '../../src/explain/explain.js';
+import { Pipeline } from '../../src/prioritize/pipeline.js';
 
 const GiB = 2 ** 30;
 const demo = parseSnapshot(readFileSync('examples/demo-cluster.yaml', 'utf8'), 'demo-cluster.yaml');
@@ -19,21 +19,23 @@ function loadPod(file: string, uid?: string): Record<string, unknown> {
 }
 
 let state: ClusterState;
+let pipeline: Pipeline;
 beforeEach(() => {
   state = new ClusterState({ config: defaultConfig() });
   state.resetNodes(demo.nodes);
   state.resetPods(demo.pods);
+  pipeline = new Pipeline(state);
 });
 
 function decide(file: string, uid?: string) {
   const d = state.demandOf(loadPod(file, uid));
   const names = [...state.ledger.nodes.keys(), 'cpu-01', 'nope'];
-  return { d, out: filterNodes(d, state.ledger, names) };
+  return { d, out: pipeline.filter(d, names) };
 }
 
 function bind(file: string, uid: string, node: string) {
   const d = state.demandOf(loadPod(file, uid));
-  const r = state.reserve(d, node);
+  const r = pipeline.reserve(d, node);
   if (!r.ok) throw new Error(`reserve failed: ${JSON.stringify(r)}`);
   return r;
 }
@@ -111,7 +113,7 @@ describe('seed decisions', () => {
 
   it('A100 MIG single pools: a 9Gi model fits the 1g.10gb pool and the 3g.40gb pool; tier fit prefers 1g.10gb', () => {
     const d = state.demandOf(loadPod('mig-small-model.yaml'));
-    const e = explainPod(d, state, ['a100-mig-small-01', 'a100-mig-large-01']);
+    const e = explainPod(d, pipeline, ['a100-mig-small-01', 'a100-mig-large-01']);
     expect(e.nodes.map((n) => [n.node, n.fits])).toEqual([
       ['a100-mig-small-01', true],
       ['a100-mig-large-01', true],
@@ -131,7 +133,8 @@ describe('seed decisions', () => {
     bind('t4-exclusive.yaml', 'ex', 't4-01');
     const sh = decide('t4-shared.yaml', 'sh').out;
     expect(sh.passed).not.toContain('t4-01');
-    expect(sh.failed.get('t4-01')![0].code).toMatch(/held-exclusive|replicas/);
+    expect(sh.failed.get('t4-01')![0]).toMatchObject({ code: 'held-exclusive', used: 1, capacity: 8 });
+    expect(eventText(sh.failed.get('t4-01')![0])).toBe('gpu-ledger: GPU held by an exclusive pod');
   });
 
   it('2× RTX 3090 time-sliced ×4 (seed 004): nvidia.com/gpu 2 fits next to ollama', () => {

@@ -1,8 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fitPod } from '../../src/filter/fit.js';
+import { bestFitChooser, fit, type FitOptions } from '../../src/gpu/place.js';
+import type { PodDemand } from '../../src/model/types.js';
 import { Ledger, type NodeLedger } from '../../src/state/ledger.js';
 import { client, GiB, mpsPod, node, pod } from '../helpers/make.js';
+
+const fitPod = (d: PodDemand, n: NodeLedger, o: Partial<FitOptions> = {}) => fit(d, n, { chooser: bestFitChooser, ...o });
 
 /** Every counter of every GPU within capacity and ≥ 0. */
 function assertSound(n: NodeLedger): void {
@@ -100,7 +103,7 @@ describe('ledger properties', () => {
     );
   });
 
-  it('deleting a node releases its pods and re-adding it starts empty', () => {
+  it('a node deleted and re-created keeps the pods bound to it (they are still bound in the API)', () => {
     const l = new Ledger();
     l.setNode(node({ name: 'a', mode: 'mps', memoryBytes: 64 * GiB }));
     const d = mpsPod(16, 25);
@@ -109,8 +112,12 @@ describe('ledger properties', () => {
     if (!fit.fits) return;
     l.put({ uid: d.uid, namespace: 'd', name: 'p', node: 'a', takes: fit.takes, state: 'bound', expiresAt: Infinity });
     expect(l.deleteNode('a')).toEqual([d.uid]);
-    expect(l.pods.size).toBe(0);
+    expect(l.pods.size).toBe(1);
+    expect(l.detachedPods().get('a')).toEqual(new Set([d.uid]));
     l.setNode(node({ name: 'a', mode: 'mps', memoryBytes: 64 * GiB }));
+    expect(l.nodes.get('a')!.gpus[0].memoryBytes).toBe(16 * GiB);
+    expect(l.detachedPods().size).toBe(0);
+    l.remove(d.uid);
     assertEmpty(l);
   });
 

@@ -232,7 +232,7 @@ function baselineRun(input: RunInput): RunResult {
   const config = defaultConfig();
   const ledger = new Ledger();
   const all = sites(nodes);
-  const nodeOf: NodeLedger[] = nodes.map((n) => ledger.setNode(parseNodeInventory(traceNodeObject(n), config)!).node);
+  const nodeOf: NodeLedger[] = nodes.map((n) => ledger.setNode(parseNodeInventory(traceNodeObject(n), config)!));
   for (const s of all) s.frag = nodeTraceFrag(nodeOf[s.index], s.cpuFree, s.model, shapes);
   let clusterFrag = all.reduce((a, s) => a + s.frag, 0);
   const placementFor = (chooser: GpuChooser): Placement => ({ chooser, epoch: chooser });

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import yaml from 'js-yaml';
+import { parseYaml } from '../../model/yaml.js';
 import type { InTreeModel } from './kube-scores.js';
 
 export interface SchedulerModel extends InTreeModel {
@@ -47,7 +47,7 @@ interface Profile {
 }
 
 export function loadSchedulerModel(path: string = join(packageRoot(), SHIPPED_SCHEDULER_CONFIG)): SchedulerModel {
-  const doc = yaml.load(readFileSync(path, 'utf8'), { json: true }) as { extenders?: Extender[]; profiles?: Profile[] } | null;
+  const doc = parseYaml(readFileSync(path, 'utf8')) as { extenders?: Extender[]; profiles?: Profile[] } | null;
   const weightOf = (verb: string) => {
     const e = (doc?.extenders ?? []).find((x) => x.prioritizeVerb === verb);
     if (!e) return 0;
