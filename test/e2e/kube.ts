@@ -41,6 +41,17 @@ function strip(o: Obj): Obj {
   return copy;
 }
 
+/** An example pod with changes: annotations merged, GPU limits replaced, the scheduler named. */
+export function variant(file: string, namespace: string, name: string, o: { schedulerName: string; annotations?: Record<string, string>; limits?: Record<string, string>; env?: Record<string, string> }): V1Pod {
+  const pod = examplePod(file, namespace, name);
+  pod.spec!.schedulerName = o.schedulerName;
+  if (o.annotations) pod.metadata!.annotations = { ...(pod.metadata!.annotations ?? {}), ...o.annotations };
+  const c = pod.spec!.containers[0];
+  if (o.limits) c.resources = { limits: o.limits };
+  if (o.env) c.env = Object.entries(o.env).map(([name, value]) => ({ name, value }));
+  return pod;
+}
+
 /** An MPS pod: one container, `mem` as CUDA_MPS_PINNED_DEVICE_MEM_LIMIT (e.g. "0=40G"). */
 export function mpsPod(namespace: string, name: string, schedulerName: string, o: { mem: string; threads?: number; gpus?: Record<string, string> }): V1Pod {
   const env = [{ name: 'CUDA_MPS_PINNED_DEVICE_MEM_LIMIT', value: o.mem }];
