@@ -22,6 +22,8 @@ export interface LedgerOptions {
   port?: number;
   reservationTtlMs?: number;
   resyncPeriodMs?: number;
+  /** wait for /readyz before returning (default true) */
+  waitReady?: boolean;
 }
 
 export interface Ledger {
@@ -33,6 +35,10 @@ export interface Ledger {
 }
 
 let started = 0;
+
+export async function ready(url: string, timeoutMs = 30_000): Promise<void> {
+  await until(async () => (await fetch(`${url}/readyz`)).status === 200, `gpu-ledger ${url}/readyz`, timeoutMs);
+}
 
 export async function startLedger(env: E2eEnv, o: LedgerOptions = {}): Promise<Ledger> {
   // Logs go to a file in the run's scratch directory (kept with GPU_LEDGER_E2E_KEEP=1).
@@ -54,7 +60,7 @@ export async function startLedger(env: E2eEnv, o: LedgerOptions = {}): Promise<L
     logger,
   );
   const url = running.url;
-  await until(async () => (await fetch(`${url}/readyz`)).status === 200, `gpu-ledger ${url}/readyz`);
+  if (o.waitReady !== false) await ready(url);
   return {
     running,
     url,
