@@ -31,6 +31,8 @@ export interface Ledger {
   /** http://127.0.0.1:<port> — the extender urlPrefix */
   url: string;
   port: number;
+  /** its log (pino JSON lines) */
+  logFile: string;
   stop(): Promise<void>;
 }
 
@@ -42,7 +44,8 @@ export async function ready(url: string, timeoutMs = 30_000): Promise<void> {
 
 export async function startLedger(env: E2eEnv, o: LedgerOptions = {}): Promise<Ledger> {
   // Logs go to a file in the run's scratch directory (kept with GPU_LEDGER_E2E_KEEP=1).
-  const log = createWriteStream(join(env.work, `gpu-ledger-${process.pid}-${++started}.log`));
+  const logFile = join(env.work, `gpu-ledger-${process.pid}-${++started}.log`);
+  const log = createWriteStream(logFile);
   const logger = pino({ level: 'info' }, log);
   const running = await startServer(
     {
@@ -65,6 +68,7 @@ export async function startLedger(env: E2eEnv, o: LedgerOptions = {}): Promise<L
     running,
     url,
     port: running.port,
+    logFile,
     stop: async () => {
       // kube-scheduler keeps connections alive: drop them, as a stopped process would.
       running.server.closeAllConnections();

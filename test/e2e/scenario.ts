@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, inject } from 'vitest';
 import type { E2eEnv } from './control-plane.js';
 import { startLedger, type Ledger, type LedgerOptions } from './gpu-ledger.js';
 import { Cluster } from './kube.js';
-import { startScheduler, stopScheduler } from './scheduler.js';
+import { startScheduler, stopScheduler, type SchedulerOptions } from './scheduler.js';
 
 /** null when the machine has no control plane (the global setup printed how to provide one). */
 export const E2E: E2eEnv | null = inject('e2e');
@@ -29,16 +29,25 @@ export interface Scenario {
   restartLedger(o?: LedgerOptions): Promise<Ledger>;
 }
 
-export function scenario(prefix: string, nodes: () => V1Node[], ledgerOptions: LedgerOptions = {}): Scenario {
+/** What a scenario may change before gpu-ledger and kube-scheduler start (e.g. their identities). */
+export interface Identities {
+  ledger?: LedgerOptions;
+  scheduler?: SchedulerOptions;
+}
+
+export function scenario(prefix: string, nodes: () => V1Node[], prepare: (cluster: Cluster, e: E2eEnv) => Promise<Identities> = async () => ({})): Scenario {
   const s = {} as Scenario;
+  let ledgerOptions: LedgerOptions = {};
   beforeAll(async () => {
     const e = env();
     s.cluster = new Cluster(e.kubeconfig);
     await s.cluster.reset();
     for (const n of nodes()) await s.cluster.createNode(n);
     s.ns = await s.cluster.namespace(prefix);
+    const ids = await prepare(s.cluster, e);
+    ledgerOptions = ids.ledger ?? {};
     s.ledger = await startLedger(e, ledgerOptions);
-    s.schedulerName = await startScheduler(e, s.ledger.url);
+    s.schedulerName = await startScheduler(e, s.ledger.url, ids.scheduler);
     s.restartLedger = async (o: LedgerOptions = {}) => {
       await s.ledger.stop();
       s.ledger = await startLedger(e, { ...ledgerOptions, ...o, port: s.ledger.port });

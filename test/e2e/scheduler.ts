@@ -22,10 +22,17 @@ export function schedulerName(): string {
   return String(profiles[0].schedulerName);
 }
 
-export function adaptConfig(config: Rec, o: { kubeconfig: string; extenderUrl: string }): Rec {
+export interface SchedulerOptions {
+  /** identity kube-scheduler runs under (default: admin) */
+  kubeconfig?: string;
+  /** keep the shipped leader election (its own lease, and so the lease RBAC) instead of turning it off */
+  leaderElection?: boolean;
+}
+
+export function adaptConfig(config: Rec, o: { kubeconfig: string; extenderUrl: string; leaderElection?: boolean }): Rec {
   const c = structuredClone(config);
   c.clientConnection = { ...((c.clientConnection as Rec | undefined) ?? {}), kubeconfig: o.kubeconfig };
-  c.leaderElection = { ...((c.leaderElection as Rec | undefined) ?? {}), leaderElect: false };
+  if (!o.leaderElection) c.leaderElection = { ...((c.leaderElection as Rec | undefined) ?? {}), leaderElect: false };
   const extenders = c.extenders as Rec[];
   if (extenders.length !== 1) throw new Error(`${SHIPPED_CONFIG}: expected one extender, found ${extenders.length}`);
   extenders[0].urlPrefix = o.extenderUrl;
@@ -38,9 +45,9 @@ let written = 0;
  * (Re)starts the control plane's kube-scheduler with the shipped config pointed at `extenderUrl`.
  * Returns the schedulerName pods must use.
  */
-export async function startScheduler(env: E2eEnv, extenderUrl: string, kubeconfig = env.kubeconfig): Promise<string> {
+export async function startScheduler(env: E2eEnv, extenderUrl: string, o: SchedulerOptions = {}): Promise<string> {
   const file = join(env.work, `scheduler-${process.pid}-${++written}.yaml`);
-  writeFileSync(file, yaml.dump(adaptConfig(shippedConfig(), { kubeconfig, extenderUrl })));
+  writeFileSync(file, yaml.dump(adaptConfig(shippedConfig(), { kubeconfig: o.kubeconfig ?? env.kubeconfig, extenderUrl, leaderElection: o.leaderElection })));
   await controlPlane(env.script, ['scheduler', env.dir, file]);
   return schedulerName();
 }
