@@ -1,7 +1,7 @@
-// A TCP gate in front of the real kube-apiserver: while closed, connections are accepted and held
-// (a slow or stalled API server, as gpu-ledger meets it on start in a large cluster); opened, they
-// are passed through byte for byte (TLS end to end). Gives a test control over how long
-// gpu-ledger's initial list takes.
+// A TCP gate in front of the real kube-apiserver. Closed, it holds what clients send — new
+// connections and new requests on open ones — as a stalled API server would; open, bytes pass
+// through unchanged (TLS end to end). Answers to requests already sent keep flowing, so watches
+// stay up. Gives a test control over when gpu-ledger's calls reach the API server.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -12,31 +12,27 @@ export interface ApiGate {
   /** a copy of the given kubeconfig whose server is the gate */
   kubeconfig: string;
   open(): void;
+  hold(): void;
   close(): Promise<void>;
 }
 
-export async function startApiGate(kubeconfig: string, out: string): Promise<ApiGate> {
+export async function startApiGate(kubeconfig: string, out: string, initiallyOpen = false): Promise<ApiGate> {
   const kc = yaml.load(readFileSync(kubeconfig, 'utf8')) as { clusters: { cluster: { server: string } }[] };
   const target = new URL(kc.clusters[0].cluster.server);
-  let isOpen = false;
-  const held: net.Socket[] = [];
+  let isOpen = initiallyOpen;
+  const pending: { to: net.Socket; chunk: Buffer }[] = [];
   const sockets = new Set<net.Socket>();
-  const pass = (client: net.Socket) => {
+  const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port), target.hostname);
-    sockets.add(upstream);
-    client.pipe(upstream).pipe(client);
+    sockets.add(client).add(upstream);
+    client.on('data', (chunk: Buffer) => (isOpen ? upstream.write(chunk) : pending.push({ to: upstream, chunk })));
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
     const end = () => {
       client.destroy();
       upstream.destroy();
     };
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
-  };
-  const server = net.createServer((client) => {
-    sockets.add(client);
-    client.pause();
-    if (isOpen) pass(client);
-    else held.push(client);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
@@ -46,7 +42,10 @@ export async function startApiGate(kubeconfig: string, out: string): Promise<Api
     kubeconfig: out,
     open: () => {
       isOpen = true;
-      for (const c of held.splice(0)) pass(c);
+      for (const { to, chunk } of pending.splice(0)) if (!to.destroyed) to.write(chunk);
+    },
+    hold: () => {
+      isOpen = false;
     },
     close: () =>
       new Promise<void>((r) => {

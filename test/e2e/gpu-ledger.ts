@@ -9,6 +9,7 @@
 
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { startServer, type RunningServer } from '../../src/cli/serve.js';
 import { defaultConfig } from '../../src/model/config-types.js';
@@ -46,7 +47,15 @@ export async function startLedger(env: E2eEnv, o: LedgerOptions = {}): Promise<L
   // Logs go to a file in the run's scratch directory (kept with GPU_LEDGER_E2E_KEEP=1).
   const logFile = join(env.work, `gpu-ledger-${process.pid}-${++started}.log`);
   const log = createWriteStream(logFile);
-  const logger = pino({ level: 'info' }, log);
+  // A stopped server's last requests (a bind whose API call was held, say) may still log: drop that.
+  let open = true;
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      if (open) log.write(chunk);
+      done();
+    },
+  });
+  const logger = pino({ level: 'info' }, sink);
   const running = await startServer(
     {
       snapshot: [],
@@ -73,6 +82,7 @@ export async function startLedger(env: E2eEnv, o: LedgerOptions = {}): Promise<L
       // kube-scheduler keeps connections alive: drop them, as a stopped process would.
       running.server.closeAllConnections();
       await running.close();
+      open = false;
       await new Promise<void>((r) => log.end(r));
     },
   };

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { startApiGate } from './api-gate.js';
 import { ready, startLedger } from './gpu-ledger.js';
 import { dump, pods } from './ledger-view.js';
+import { startExtenderProxy, type ExtenderProxy } from './extender-proxy.js';
 import { describeE2e, env, scenario, type Scenario } from './scenario.js';
+import { startScheduler } from './scheduler.js';
 import { until } from './wait.js';
 
 const EVENTS = {
@@ -92,9 +94,48 @@ describeE2e('gpu-ledger restart', () => {
       await ready(ledger.url);
       expect(await s.cluster.bound(s.ns, 'early', 30_000)).toBe('spark-01');
     } finally {
-      // Back to a gpu-ledger that talks to the API server directly.
+      // Back to a gpu-ledger that talks to the API server directly, without this test's pod.
       await s.restartLedger({ kubeconfig: env().kubeconfig });
       await gate.close();
+      await s.cluster.forceDelete(s.ns, 'early');
+    }
+  });
+
+  it('a reservation whose bind had not reached the API server is gone after the restart, and the pod is bound again', async () => {
+    // gpu-ledger's API calls pass a gate; the gate closes when kube-scheduler's bind for the pod is
+    // on its way, so the bind reserves in the ledger and its API call hangs: the pod is reserved.
+    const gate = await startApiGate(env().kubeconfig, join(env().work, `kubeconfig-gate-${Date.now()}`), true);
+    let proxy: ExtenderProxy | undefined;
+    let held = false;
+    try {
+      const ledger = await s.restartLedger({ kubeconfig: gate.kubeconfig });
+      proxy = await startExtenderProxy(ledger.url, async (verb, body) => {
+        if (verb !== 'bind' || held || (body as { PodName?: string }).PodName !== 'held') return;
+        held = true;
+        gate.hold();
+      });
+      await startScheduler(env(), proxy.url);
+      await s.cluster.createPod(variant('timeslice-research.yaml', s.ns, 'held', { schedulerName: s.schedulerName, annotations: { 'gpu-ledger.io/gpu-memory': '1Gi' } }));
+      await until(() => pods(s.ledger).some((p) => p.pod === `${s.ns}/held` && p.state === 'reserved'), 'the pod reserved in the ledger');
+      const before = await dump(s.ledger);
+      // (other pending pods kube-scheduler binds meanwhile are held the same way)
+      const reserved = before.pods.filter((p) => p.state === 'reserved');
+      for (const r of reserved) {
+        const api = (await s.cluster.pod(s.ns, r.pod.split('/')[1]))!;
+        expect(api.spec?.nodeName, r.pod).toBeUndefined();
+      }
+      // its annotation patch, gpu-ledger's first API call of the bind, is the one held
+      expect((await s.cluster.pod(s.ns, 'held'))!.metadata?.annotations?.['gpu-ledger.io/gpus']).toBeUndefined();
+
+      await s.restartLedger({ kubeconfig: env().kubeconfig });
+      expect(pods(s.ledger)).toEqual(before.pods.filter((p) => p.state !== 'reserved'));
+      // kube-scheduler's bind failed with the stopped gpu-ledger; it tries again and the pod is bound.
+      expect(await s.cluster.bound(s.ns, 'held', 60_000)).toBeTruthy();
+      await until(() => ledgerMatchesApi(s), 'the ledger holding every bound pod as bound');
+    } finally {
+      await gate.close();
+      await startScheduler(env(), s.ledger.url);
+      await proxy?.close();
     }
   });
 
