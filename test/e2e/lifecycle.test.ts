@@ -17,8 +17,8 @@ const EVENTS = {
   // (kube-scheduler sorts the reasons as strings)
   gb10Needs64:
     '0/2 nodes are available: 1 gpu-ledger: MPS memory overcommit (pod needs 64Gi on one GPU), 1 gpu-ledger: time-sliced GPU memory overcommit (pod needs 64Gi on one GPU). preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.',
-  t4Needs4:
-    '0/2 nodes are available: 1 gpu-ledger: MPS memory overcommit (pod needs 4Gi on one GPU), 1 gpu-ledger: time-sliced GPU memory overcommit (pod needs 4Gi on one GPU). preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.',
+  t4Needs: (gi: number) =>
+    `0/2 nodes are available: 1 gpu-ledger: time-sliced GPU memory overcommit (pod needs ${gi}Gi on one GPU), 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.`,
 };
 
 const gpuMemory = (s: Scenario, node: string) => gauge(s.ledger, 'gpu_memory_allocated_bytes', { node, gpu: '0' });
@@ -90,14 +90,24 @@ describeE2e('cluster objects changing under gpu-ledger', () => {
   });
 
   it('a changed gpu-ledger.io/gpu-memory annotation on a running pod is applied to the ledger', async () => {
-    await s.cluster.createPod(variant('t4-shared.yaml', s.ns, 'notebook', { schedulerName: s.schedulerName, annotations: { 'gpu-ledger.io/gpu-memory': '4Gi' } }));
+    // Notebooks pinned to the T4 (15Gi, time-slicing ×8) by a nodeSelector.
+    const notebook = (name: string, memory: string) => {
+      const p = variant('t4-shared.yaml', s.ns, name, { schedulerName: s.schedulerName, annotations: { 'gpu-ledger.io/gpu-memory': memory } });
+      p.spec!.nodeSelector = { 'kubernetes.io/hostname': 't4-01' };
+      return p;
+    };
+    await s.cluster.createPod(notebook('notebook', '4Gi'));
     expect(await s.cluster.bound(s.ns, 'notebook')).toBe('t4-01');
     await waitMemory(s, 't4-01', 4 * GiB, 'the notebook');
+    // 4 + 12 > 15Gi: refused now, as the test of the changed annotation below relies on.
+    await s.cluster.createPod(notebook('notebook-12', '12Gi'));
+    expect(await lastEvent(s, 'notebook-12')).toBe(EVENTS.t4Needs(12));
+    await s.cluster.forceDelete(s.ns, 'notebook-12');
     await s.cluster.core.patchNamespacedPod({ namespace: s.ns, name: 'notebook', body: { metadata: { annotations: { 'gpu-ledger.io/gpu-memory': '12Gi' } } } }, merge);
     await waitMemory(s, 't4-01', 12 * GiB, 'the changed annotation');
     // 12 of 15Gi used: another 4Gi notebook no longer fits.
-    await s.cluster.createPod(variant('t4-shared.yaml', s.ns, 'notebook-2', { schedulerName: s.schedulerName, annotations: { 'gpu-ledger.io/gpu-memory': '4Gi' } }));
-    expect(await lastEvent(s, 'notebook-2')).toBe(EVENTS.t4Needs4);
+    await s.cluster.createPod(notebook('notebook-2', '4Gi'));
+    expect(await lastEvent(s, 'notebook-2')).toBe(EVENTS.t4Needs(4));
   });
 
   it('examples/pods/large-mps.yaml still fits once the hand-bound pods are gone', async () => {
