@@ -127,14 +127,19 @@ export class Cluster {
     return until(async () => (await this.pod(namespace, name))?.spec?.nodeName, `pod ${namespace}/${name} bound`, timeoutMs);
   }
 
-  /** The FailedScheduling events of one pod (by UID: a recreated pod has other events), oldest first. */
+  /**
+   * The FailedScheduling events of one pod (by UID: a recreated pod has other events), ordered by
+   * when each was last observed: kube-scheduler counts a repeated message into the existing event's
+   * series, so the last one is what `kubectl describe pod` shows as the latest.
+   */
   async failedScheduling(namespace: string, uid: string): Promise<CoreV1Event[]> {
     const l = await this.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.uid=${uid},reason=FailedScheduling` });
-    const at = (e: CoreV1Event) => String(e.eventTime ?? e.lastTimestamp ?? e.firstTimestamp ?? '');
-    return l.items.sort((a, b) => at(a).localeCompare(at(b)));
+    const ms = (t: unknown) => (t === undefined || t === null ? 0 : new Date(t as string | Date).getTime());
+    const at = (e: CoreV1Event) => ms(e.series?.lastObservedTime) || ms(e.eventTime) || ms(e.lastTimestamp) || ms(e.firstTimestamp);
+    return l.items.sort((a, b) => at(a) - at(b));
   }
 
-  /** Waits for a FailedScheduling event of the pod; returns the messages seen (oldest first). */
+  /** Waits for a FailedScheduling event of the pod; returns the messages (see failedScheduling for the order). */
   async failedSchedulingMessages(namespace: string, name: string, timeoutMs = 30_000): Promise<string[]> {
     return until(
       async () => {
