@@ -29,8 +29,10 @@ export interface LedgerOptions {
 
 export interface Ledger {
   running: RunningServer;
-  /** http://127.0.0.1:<port> — the extender urlPrefix */
+  /** http://127.0.0.1:<port> — the extender verbs, kube-scheduler's urlPrefix */
   url: string;
+  /** where /metrics, /readyz, /healthz and /explain are served (today the same port as the verbs) */
+  statusUrl: string;
   port: number;
   /** its log (pino JSON lines) */
   logFile: string;
@@ -39,8 +41,9 @@ export interface Ledger {
 
 let started = 0;
 
-export async function ready(url: string, timeoutMs = 30_000): Promise<void> {
-  await until(async () => (await fetch(`${url}/readyz`)).status === 200, `gpu-ledger ${url}/readyz`, timeoutMs);
+export async function ready(ledger: Pick<Ledger, 'statusUrl'>, timeoutMs = 30_000): Promise<void> {
+  const url = `${ledger.statusUrl}/readyz`;
+  await until(async () => (await fetch(url)).status === 200, `gpu-ledger ${url}`, timeoutMs);
 }
 
 export async function startLedger(env: E2eEnv, o: LedgerOptions = {}): Promise<Ledger> {
@@ -72,10 +75,12 @@ export async function startLedger(env: E2eEnv, o: LedgerOptions = {}): Promise<L
     logger,
   );
   const url = running.url;
-  if (o.waitReady !== false) await ready(url);
+  const statusUrl = url;
+  if (o.waitReady !== false) await ready({ statusUrl });
   return {
     running,
     url,
+    statusUrl,
     port: running.port,
     logFile,
     stop: async () => {

@@ -6,7 +6,7 @@ import type { Ledger } from './gpu-ledger.js';
 
 /** `gpu_ledger_*` gauges of one family group, as "name{labels} value" lines, sorted. */
 export async function gauges(ledger: Ledger, prefix = 'gpu_ledger_gpu_|gpu_ledger_mig_'): Promise<string[]> {
-  const text = await (await fetch(`${ledger.url}/metrics`)).text();
+  const text = await (await fetch(`${ledger.statusUrl}/metrics`)).text();
   const re = new RegExp(`^(?:${prefix})`);
   return text
     .split('\n')

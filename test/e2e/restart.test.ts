@@ -89,13 +89,13 @@ describeE2e('gpu-ledger restart', () => {
       restarting = s.restartLedger({ kubeconfig: gate.kubeconfig, waitReady: false });
       // Ask while it is listening and loading (today it listens at once; a build that listens only
       // when ready is given 3 s, then kube-scheduler meets a closed port instead).
-      await until(async () => (await fetch(`${url}/healthz`)).status === 200, 'the restarted gpu-ledger listening', 3000, 20).catch(() => undefined);
+      await until(async () => (await fetch(`${url}/`)).status > 0, 'the restarted gpu-ledger listening', 3000, 20).catch(() => undefined);
       await s.cluster.createPod(mpsPod(s.ns, 'early', s.schedulerName, { mem: '0=4G' }));
       const first = await s.cluster.failedSchedulingMessages(s.ns, 'early');
       // Not a verdict on the nodes: the ledger had not seen them yet.
       expect(first[0]).not.toContain('node unknown to gpu-ledger');
       gate.open();
-      await ready((await restarting).url);
+      await ready(await restarting);
       expect(['spark-01', 'homelab-3090']).toContain(await s.cluster.bound(s.ns, 'early', 30_000));
     } finally {
       gate.open();

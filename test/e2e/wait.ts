@@ -19,5 +19,3 @@ export async function until<T>(probe: () => Promise<T | undefined | null | false
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
