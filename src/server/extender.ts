@@ -135,7 +135,8 @@ export async function handleBind(ctx: ExtenderContext, args: ExtenderBindingArgs
   const r = ctx.pipeline.reserve(demand, args.Node);
   if (!r.ok) {
     ctx.metrics.binds.inc({ outcome: 'rejected' });
-    const why = r.conflict ? `already placed on node ${r.conflict}` : r.reasons.length ? eventText(r.reasons[0]) : 'no fit';
+    // The event text without its own "gpu-ledger:" prefix: the message below carries one.
+    const why = r.conflict ? `already placed on node ${r.conflict}` : r.reasons.length ? eventText(r.reasons[0]).replace(/^gpu-ledger: /, '') : 'no fit';
     ctx.logger.info({ verb: 'bind', pod: label, uid: args.PodUID, node: args.Node, outcome: 'rejected', why }, 'bind');
     return { Error: `gpu-ledger: cannot bind ${label} to ${args.Node}: ${why}` };
   }

@@ -1,8 +1,12 @@
 // Fail closed: while the ledger does not follow the API server — before every informer has applied
 // its initial list, or after a LIST failed, a watch broke or went silent, until the next LIST is
 // applied — gpu-ledger places nothing. A ledger missing running pods would pass overcommitted nodes
-// (and bind onto them), so filter refuses every candidate with one stable reason, prioritize scores
-// 0, bind and preempt refuse. The rule code never runs on such a ledger; this file is the whole gate.
+// (and bind onto them), so filter answers with an Error carrying one stable reason, prioritize
+// scores 0, bind and preempt refuse. The rule code never runs on such a ledger; this file is the
+// whole gate. An Error rather than every node in FailedAndUnresolvableNodes: kube-scheduler retries a
+// pod whose filter call failed with its short backoff (1 s, 2 s, …), while an "unresolvable" verdict
+// parks it in the unschedulable pool until a cluster event or the pool's timeout (5 min by default)
+// — so a gpu-ledger restart behind a running kube-scheduler would strand the pods it was asked about.
 
 import type { ExtenderArgs, ExtenderFilterResult, HostPriority, MetaVictims } from './wire.js';
 
@@ -46,14 +50,12 @@ function candidateNames(args: ExtenderArgs): string[] {
 }
 
 export function refuseFilter(args: ExtenderArgs, reason: string): ExtenderFilterResult {
-  const failed: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const n of candidateNames(args)) failed[n] = reason;
   return {
     Nodes: args.NodeNames ? null : { metadata: {}, items: [] },
     NodeNames: args.NodeNames ? [] : null,
     FailedNodes: {},
-    FailedAndUnresolvableNodes: failed,
-    Error: '',
+    FailedAndUnresolvableNodes: {},
+    Error: reason,
   };
 }
 

@@ -21,9 +21,9 @@ const EVENTS = {
     '0/1 nodes are available: 1 gpu-ledger: MPS memory overcommit (pod needs 40Gi on one GPU). preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.',
   /**
    * What kube-scheduler reports when gpu-ledger refuses the bind of a pod that lost the race: the
-   * bind reply's Error as is. (The reason's own "gpu-ledger: " prefix is repeated inside it.)
+   * bind reply's Error as is.
    */
-  bindRefused: (pod: string) => `gpu-ledger: cannot bind ${pod} to spark-01: gpu-ledger: MPS memory overcommit (pod needs 40Gi on one GPU)`,
+  bindRefused: (pod: string) => `gpu-ledger: cannot bind ${pod} to spark-01: MPS memory overcommit (pod needs 40Gi on one GPU)`,
 };
 
 const memory = (s: Scenario) => gauge(s.ledger, 'gpu_memory_allocated_bytes', { node: 'spark-01', gpu: '0' });

@@ -31,7 +31,7 @@ export interface Ledger {
   running: RunningServer;
   /** http://127.0.0.1:<port> — the extender verbs, kube-scheduler's urlPrefix */
   url: string;
-  /** where /metrics, /readyz, /healthz and /explain are served (today the same port as the verbs) */
+  /** where /metrics, /readyz, /healthz and /explain are served: the read-only status port */
   statusUrl: string;
   port: number;
   /** its log (pino JSON lines) */
@@ -65,6 +65,8 @@ export async function startLedger(env: E2eEnv, o: LedgerOptions = {}): Promise<L
       config: defaultConfig(),
       host: '127.0.0.1',
       port: o.port ?? 0,
+      statusHost: '127.0.0.1',
+      statusPort: 0,
       maxBody: '64mb',
       kubeconfig: o.kubeconfig ?? env.kubeconfig,
       reservationTtlMs: o.reservationTtlMs ?? 120_000,
@@ -75,7 +77,7 @@ export async function startLedger(env: E2eEnv, o: LedgerOptions = {}): Promise<L
     logger,
   );
   const url = running.url;
-  const statusUrl = url;
+  const statusUrl = running.statusUrl;
   if (o.waitReady !== false) await ready({ statusUrl });
   return {
     running,

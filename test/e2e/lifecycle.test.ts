@@ -15,8 +15,9 @@ const GiB = 2 ** 30;
 
 const EVENTS = {
   // (kube-scheduler sorts the reasons as strings)
+  // The T4 (15 GiB) could never hold 64Gi: unresolvable there, whatever runs on it.
   gb10Needs64:
-    '0/2 nodes are available: 1 gpu-ledger: MPS memory overcommit (pod needs 64Gi on one GPU), 1 gpu-ledger: time-sliced GPU memory overcommit (pod needs 64Gi on one GPU). preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.',
+    '0/2 nodes are available: 1 gpu-ledger: GPU too small (pod declares 64Gi per GPU), 1 gpu-ledger: MPS memory overcommit (pod needs 64Gi on one GPU). preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.',
   t4Needs: (gi: number) =>
     `0/2 nodes are available: 1 gpu-ledger: time-sliced GPU memory overcommit (pod needs ${gi}Gi on one GPU), 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.`,
 };

@@ -17,7 +17,7 @@ import { until } from './wait.js';
 const EVENTS = {
   // mps-ind-01 offers nvidia.com/gpu0..3 only; on the time-sliced homelab the 40G env is the declared memory
   gb10Full:
-    '0/3 nodes are available: 1 Insufficient nvidia.com/gpu, 1 gpu-ledger: MPS memory overcommit (pod needs 40Gi on one GPU), 1 gpu-ledger: time-sliced GPU memory overcommit (pod needs 40Gi on one GPU). preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling.',
+    '0/3 nodes are available: 1 Insufficient nvidia.com/gpu, 1 gpu-ledger: GPU too small (pod declares 40Gi per GPU), 1 gpu-ledger: MPS memory overcommit (pod needs 40Gi on one GPU). preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling.',
 };
 
 async function apiPods(s: Scenario): Promise<V1Pod[]> {

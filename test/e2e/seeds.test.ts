@@ -22,6 +22,8 @@ const EVENTS = {
     '0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1 gpu-ledger: invalid GPU spec: container "inference": CUDA_MPS_PINNED_DEVICE_MEM_LIMIT "0=lots": "lots" is not a size (use e.g. 0=16G or 0=1G,1=512M). preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling.',
   // kube-scheduler counts the tokens itself (ignoredByScheduler: false): gpu-ledger is not asked
   aggregateTokensFull: '0/2 nodes are available: 2 Insufficient nvidia.com/gpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.',
+  aggregateTokenMemory:
+    '0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1 gpu-ledger: pod declares more GPU memory (4Gi) than its nvidia.com/gpu tokens get from the MPS daemon. preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling.',
   individualGpu0Full: '0/2 nodes are available: 2 Insufficient nvidia.com/gpu0. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.',
   mig3gFull: '0/1 nodes are available: 1 Insufficient nvidia.com/mig-3g.40gb. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.',
   migMemory:
@@ -70,18 +72,27 @@ describeE2e('seed 000: DGX Spark GB10, MPS ×10, 128 GB', () => {
 
 describeE2e('seed 001: 4 × 31.8 GB MPS ×20, aggregate and individual', () => {
   const s = scenario('mps4', () => ['mps-agg-01', 'mps-ind-01'].map(demoNode));
-  // 10 tokens of a 31.8 GB GPU with 20 replicas give 15.9 GiB: 15G fits within them.
+  // 10 tokens of a 31.8 GB GPU with 20 replicas give 15.9 GiB: 15G fits within them when they are
+  // all on one GPU (individual mode). In aggregate mode the device plugin spreads a pod's tokens over
+  // the GPUs (distributed), so the seed's pod declares nothing and gets each GPU's tokens' share.
   const tokens = (name: string, limits: Record<string, string>) => variant('aggregate-10-tokens.yaml', s.ns, name, { schedulerName: s.schedulerName, limits, env: { CUDA_MPS_PINNED_DEVICE_MEM_LIMIT: '0=15G' } });
+  const pooled = (name: string, limits: Record<string, string>, env: Record<string, string> = {}) => variant('aggregate-10-tokens.yaml', s.ns, name, { schedulerName: s.schedulerName, limits, env });
+
+  it('aggregate: a pod declaring 4G on one token is refused, the event says its tokens do not hold it', async () => {
+    await create(s, pooled('agg-small', { 'nvidia.com/gpu': '1' }, { CUDA_MPS_PINNED_DEVICE_MEM_LIMIT: '0=4G' }));
+    expect(await lastEvent(s, 'agg-small')).toBe(EVENTS.aggregateTokenMemory);
+    await s.cluster.forceDelete(s.ns, 'agg-small');
+  });
 
   it('aggregate: eight 10-token pods fill the 80 replicas, spread over the four GPUs; a ninth is refused', async () => {
     const names = Array.from({ length: 8 }, (_, i) => `agg-${i}`);
-    await create(s, ...names.map((n) => tokens(n, { 'nvidia.com/gpu': '10' })));
+    await create(s, ...names.map((n) => pooled(n, { 'nvidia.com/gpu': '10' })));
     for (const n of names) expect(await s.cluster.bound(s.ns, n)).toBe('mps-agg-01');
     for (let g = 0; g < 4; g++) {
       expect(await reps(s, 'mps-agg-01', g)).toBe(20);
       expect(await mem(s, 'mps-agg-01', g)).toBeLessThanOrEqual((await gauge(s.ledger, 'gpu_memory_capacity_bytes', { node: 'mps-agg-01', gpu: String(g) }))!);
     }
-    await create(s, tokens('agg-8', { 'nvidia.com/gpu': '10' }));
+    await create(s, pooled('agg-8', { 'nvidia.com/gpu': '10' }));
     expect(await lastEvent(s, 'agg-8')).toBe(EVENTS.aggregateTokensFull);
   });
 
