@@ -242,7 +242,12 @@ function harden(server: http.Server, name: string, transport: Transport, maxConn
 }
 
 export async function startServer(opts: ServeOptions, logger: Logger = pino({ level: opts.logLevel })): Promise<RunningServer> {
-  const state = new ClusterState({ config: opts.config, reservationTtlMs: opts.reservationTtlMs });
+  const state = new ClusterState({
+    config: opts.config,
+    reservationTtlMs: opts.reservationTtlMs,
+    // Once per node and change of its inventory: an unusable label or annotation is never silent.
+    onNodeProblems: (node, problems) => logger.warn({ node, problems: problems.map((p) => ({ field: p.field, value: p.value, message: p.message })) }, 'node GPU inventory has problems: pods are refused there until they are fixed'),
+  });
   let binder: Binder;
   let sync: SyncSource = SNAPSHOT_SYNC;
   let stopLive: (() => Promise<void>) | undefined;

@@ -1,10 +1,12 @@
-// Filter over a candidate list: the fit check per named node, unknown names reported as such.
+// Filter over a candidate list: the fit check per named node; names without a GPU node behind them
+// are reported as such — except that a pod whose GPU spec is invalid gets that reason on every
+// node, so `kubectl describe pod` shows what to fix wherever it looked.
 // The happy path allocates nothing per fitting node beyond what fit needs.
 
 import type { Reason } from '../model/types.js';
-import { NO_GPU, NODE_UNKNOWN } from '../gpu/reason.js';
+import { reasons } from '../gpu/reason.js';
 import { fitKey, type FitShape } from '../gpu/shape.js';
-import type { Ledger } from '../state/ledger.js';
+import type { NodeLedger } from '../state/ledger.js';
 import { fitCached, type Placement } from './fit-cache.js';
 
 export interface FilterOutcome {
@@ -12,14 +14,18 @@ export interface FilterOutcome {
   failed: Map<string, Reason[]>;
 }
 
-export function filterNodes(shape: FitShape, ledger: Ledger, names: readonly string[], placement: Placement): FilterOutcome {
+/** A candidate name → its node, or the reason it has none (unknown, no GPU). */
+export type Resolve = (name: string) => NodeLedger | Reason;
+
+export function filterNodes(shape: FitShape, names: readonly string[], resolve: Resolve, placement: Placement): FilterOutcome {
   const passed: string[] = [];
   const failed = new Map<string, Reason[]>();
   const key = fitKey(shape);
+  const invalid = shape.errors.length > 0 ? [reasons.invalidPod(shape.errors[0])] : null;
   for (const name of names) {
-    const node = ledger.nodes.get(name);
-    if (!node) {
-      failed.set(name, [ledger.knownWithoutGpu(name) ? NO_GPU : NODE_UNKNOWN]);
+    const node = resolve(name);
+    if (!('inventory' in node)) {
+      failed.set(name, invalid ?? [node]);
       continue;
     }
     const r = fitCached(shape, node, placement, key);

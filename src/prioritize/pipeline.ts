@@ -3,7 +3,7 @@
 // what the replay measures and what explain says is what the server does.
 
 import type { Reason } from '../model/types.js';
-import { filterNodes, type FilterOutcome } from '../filter/filter-nodes.js';
+import { filterNodes, type FilterOutcome, type Resolve } from '../filter/filter-nodes.js';
 import { fitCached, type Placement } from '../filter/fit-cache.js';
 import type { GpuChooser } from '../gpu/place.js';
 import { NO_GPU, NODE_UNKNOWN } from '../gpu/reason.js';
@@ -11,7 +11,7 @@ import type { ClusterState, ReserveResult } from '../state/cluster-state.js';
 import type { NodeLedger } from '../state/ledger.js';
 import { demandShape, type Shape } from '../state/workload.js';
 import { fragmentationChooser } from './chooser.js';
-import { rankCpuPod, rankNodes, type RankContext, type Ranked, type Resolve } from './rank.js';
+import { rankCpuPod, rankNodes, type RankContext, type Ranked } from './rank.js';
 import type { ScoreShape } from './score-shape.js';
 import type { PodDemand } from '../model/types.js';
 
@@ -48,22 +48,7 @@ export class Pipeline {
    */
   filter(shape: ScoreShape, names: readonly string[], views?: NodeViews, uid?: string): FilterOutcome {
     if (uid) this.state.workload.observePod(uid, demandShape(shape));
-    const placement = this.placement();
-    if (!views) return filterNodes(shape, this.state.ledger, names, placement);
-    const passed: string[] = [];
-    const failed = new Map<string, Reason[]>();
-    const resolve = this.resolver(views);
-    for (const name of names) {
-      const node = resolve(name);
-      if (!('inventory' in node)) {
-        failed.set(name, [node]);
-        continue;
-      }
-      const r = fitCached(shape, node, placement);
-      if (r.fits) passed.push(name);
-      else failed.set(name, r.reasons);
-    }
-    return { passed, failed };
+    return filterNodes(shape, names, this.resolver(views), this.placement());
   }
 
   rank(shape: ScoreShape, names: readonly string[], views?: NodeViews): Ranked[] {

@@ -2,7 +2,8 @@
 // the ratings are normalised across the candidates into kube-scheduler's 0..10.
 
 import type { ScoringWeights } from '../model/config-types.js';
-import type { Reason, Tier } from '../model/types.js';
+import type { Tier } from '../model/types.js';
+import type { Resolve } from '../filter/filter-nodes.js';
 import { fitCached, type Placement } from '../filter/fit-cache.js';
 import type { FitResult } from '../gpu/place.js';
 import { fitKey } from '../gpu/shape.js';
@@ -29,8 +30,6 @@ export interface RankContext {
   placement: Placement;
 }
 
-/** A candidate name → its node, or the reason it has none (unknown, no GPU). */
-export type Resolve = (name: string) => NodeLedger | Reason;
 
 /** Bound per node, like the fit memo. */
 const MAX_SCORES_PER_NODE = 64;

@@ -26,6 +26,16 @@ describe('gpu-ledger CLI', () => {
     expect(c.out()).toContain('mps-ind-01');
   });
 
+  it('explain exit codes: 0 when the pod fits somewhere, 1 when it fits nowhere or is invalid, 2 for usage errors', async () => {
+    const c = capture();
+    expect(await main(['explain', '--snapshot', 'examples/demo-cluster.yaml', 'examples/pods/small-mps.yaml'])).toBe(0);
+    expect(await main(['explain', '--snapshot', 'examples/demo-cluster.yaml', 'examples/pods/invalid-env.yaml'])).toBe(1);
+    expect(await main(['explain', '--snapshot', 'examples/demo-cluster.yaml', 'test/fixtures/pods/fits-nowhere.yaml'])).toBe(1);
+    expect(await main(['explain', 'examples/pods/small-mps.yaml'])).toBe(2);
+    c.restore();
+    expect(c.out()).toContain('0/10 GPU nodes fit');
+  });
+
   it('explain --json is machine-readable', async () => {
     const c = capture();
     await main(['explain', '--json', '--snapshot', 'examples/demo-cluster.yaml', 'examples/pods/invalid-env.yaml']);

@@ -122,10 +122,32 @@ describe('seed scenarios over HTTP (demo cluster)', () => {
     const { passed, r } = await filter(pod('large-mps.yaml', 'http-b'));
     expect(passed).not.toContain('spark-01');
     expect((r.FailedAndUnresolvableNodes as Record<string, string>)['spark-01']).toBe('gpu-ledger: MPS memory overcommit (pod needs 64Gi on one GPU)');
-    // The explain API knows the bound pod by name and says where it is.
+    // The explain API knows the bound pod by name: where it is, and the full analysis of the other nodes.
     const ex = await fetch(`${s.statusUrl}/explain/ai/large-mps-http-a`);
     expect(ex.status).toBe(200);
-    expect(((await ex.json()) as { placedOn: string }).placedOn).toBe('spark-01');
+    const e = (await ex.json()) as { placedOn: string; state: string; nodes: { node: string; placed: string | null; fits: boolean; reasons: unknown[] }[] };
+    expect(e).toMatchObject({ placedOn: 'spark-01', state: 'bound' });
+    expect(e.nodes[0]).toMatchObject({ node: 'spark-01', placed: 'bound' });
+    expect(e.nodes.length).toBe(demoNodes.filter((n) => n !== 'cpu-01').length);
+    expect(e.nodes.find((n) => n.node === 't4-01')).toMatchObject({ fits: false });
+    // ?format=text works on this route too.
+    const text = await (await fetch(`${s.statusUrl}/explain/ai/large-mps-http-a?format=text`)).text();
+    expect(text).toContain('pod ai/large-mps-http-a (bound on spark-01)');
+    expect(text).toContain('SCORE: what prioritize sends kube-scheduler');
+  });
+
+  it('explain\'s scores are prioritize\'s: the same nodes get the same 0..10', async () => {
+    const p = pod('small-mps.yaml', 'same-score');
+    const gpuNodes = demoNodes.filter((n) => n !== 'cpu-01');
+    const { passed } = await filter(p);
+    const prio = (await post(`${s.url}/prioritize`, { Pod: p, Nodes: null, NodeNames: passed })).json as { Host: string; Score: number }[];
+    const ex = (await (await fetch(`${s.statusUrl}/explain`, { method: 'POST', body: JSON.stringify(p) })).json()) as { nodes: { node: string; fits: boolean; score: { score: number } | null }[] };
+    expect(ex.nodes.map((n) => n.node).sort()).toEqual([...gpuNodes].sort());
+    const explained = Object.fromEntries(ex.nodes.filter((n) => n.fits).map((n) => [n.node, n.score!.score]));
+    expect(explained).toEqual(Object.fromEntries(prio.map((h) => [h.Host, h.Score])));
+    // Normalised across the candidates: the whole range is used.
+    expect(Math.max(...prio.map((h) => h.Score))).toBe(10);
+    expect(Math.min(...prio.map((h) => h.Score))).toBe(0);
   });
 
   it('invalid GPU spec: every node unresolvable, with the container, variable and value', async () => {

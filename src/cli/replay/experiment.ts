@@ -42,6 +42,20 @@ export interface RunResult {
   pods: number;
   failedPods: number;
   rows: RunRow[];
+  /** With `record` (the `gpu-ledger` policies): every decision, to replay it against the server. */
+  decisions?: Decision[];
+}
+
+/** One pod's trip through the pipeline in the replay: what kube-scheduler sent, what it got, where the pod went. */
+export interface Decision {
+  pod: Record<string, unknown>;
+  /** Nodes that passed kube-scheduler's own filters: the filter request's NodeNames. */
+  feasible: string[];
+  /** gpu-ledger's 0..10 prioritize scores for the filter's survivors (empty when fewer than two). */
+  scores: Record<string, number>;
+  node: string | null;
+  /** GPUs bind recorded, in placement order. */
+  gpus: number[];
 }
 
 /** mulberry32: small, fast, deterministic. */
@@ -93,6 +107,8 @@ export interface RunOptions {
   shapes?: readonly TraceShape[];
   /** The shipped scheduler configuration's weights (the `gpu-ledger` policies). */
   scheduler?: SchedulerModel;
+  /** Keep every decision of the `gpu-ledger` policies (tests compare them with the server's). */
+  record?: boolean;
 }
 
 /** The harness's per-node view shared by every policy: CPU and memory as kube-scheduler counts them. */
@@ -148,7 +164,7 @@ export function runExperiment(nodes: readonly TraceNode[], tracePods: readonly T
   order.forEach((nodeIndex, rank) => (priority[nodeIndex] = rank));
   const shapes = options.shapes ?? traceShapes(tracePods);
   const run = policy === 'gpu-ledger' || policy === 'gpu-ledger-alone' ? productionRun : baselineRun;
-  return run({ nodes, pods, policy, seed, rand, priority, shapes, totalGpuMilli, scheduler: options.scheduler });
+  return run({ nodes, pods, policy, seed, rand, priority, shapes, totalGpuMilli, scheduler: options.scheduler, record: options.record ?? false });
 }
 
 interface RunInput {
@@ -161,6 +177,7 @@ interface RunInput {
   shapes: readonly TraceShape[];
   totalGpuMilli: number;
   scheduler?: SchedulerModel;
+  record: boolean;
 }
 
 /** The product: ClusterState + Pipeline exactly as the server runs them, kube-scheduler around it. */
@@ -181,16 +198,19 @@ function productionRun(input: RunInput): RunResult {
   let allocated = 0;
   let failed = 0;
   const rows: RunRow[] = [];
+  const decisions: Decision[] = [];
 
   pods.forEach((p, i) => {
     const uid = `p${i}`;
     const obj = tracePodObject(p, uid);
+    const decision: Decision | null = input.record ? { pod: obj, feasible: [], scores: {}, node: null, gpus: [] } : null;
     arrived += podGpuMilli(p);
     // What kube-scheduler sends: the pod and the nodes that passed its own filters.
     const demand = state.demandOf(obj);
     const feasible: string[] = [];
     for (const s of all) if (inTreeFits(s, p)) feasible.push(s.trace.name);
     const candidates = demand.managed && feasible.length > 0 ? pipeline.filter(demand, feasible, undefined, uid).passed : feasible;
+    if (decision) decision.feasible = feasible;
     let chosen: string | null = null;
     if (candidates.length === 1) chosen = candidates[0];
     else if (candidates.length > 1) {
@@ -199,6 +219,7 @@ function productionRun(input: RunInput): RunResult {
       const weight = demand.managed ? sched.gpuWeight : sched.cpuWeight;
       const ext = new Map<string, number>();
       if (ranked) for (const r of ranked) ext.set(r.host, extenderContribution(r.score, weight));
+      if (decision && ranked) for (const r of ranked) decision.scores[r.host] = r.score;
       const req = { cpu: p.cpuMilli, mem: p.memoryMiB * 2 ** 20 };
       chosen = selectHost(candidates, (name) => (ext.get(name) ?? 0) + (withInTree ? inTreeScore(byName.get(name)!, req, sched) : 0), rand);
     }
@@ -209,6 +230,7 @@ function productionRun(input: RunInput): RunResult {
         const r = pipeline.reserve(demand, chosen);
         if (!r.ok) throw new Error(`internal: ${p.name} passed the filter on ${chosen} but bind refused it`);
         state.ledger.confirm(uid);
+        if (decision) decision.gpus = [...r.sequence];
         allocated += podGpuMilli(p);
       } else {
         // A pod without GPUs reaches the ledger as the pods watch reports it bound.
@@ -218,10 +240,12 @@ function productionRun(input: RunInput): RunResult {
       clusterFrag -= s.frag;
       s.frag = nodeTraceFrag(ledgerNode(s), s.cpuFree, s.model, shapes);
       clusterFrag += s.frag;
+      if (decision) decision.node = chosen;
     }
+    if (decision) decisions.push(decision);
     rows.push({ arrived, allocated, frag: clusterFrag, idle: totalGpuMilli - allocated });
   });
-  return { policy, seed, totalGpuMilli, pods: pods.length, failedPods: failed, rows };
+  return { policy, seed, totalGpuMilli, pods: pods.length, failedPods: failed, rows, ...(input.record ? { decisions } : {}) };
 }
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
