@@ -119,3 +119,25 @@ export function freeFraction(pairs: readonly (readonly [used: number, capacity: 
 }
 
 export const NO_MIG: ReadonlyMap<string, number> = new Map();
+
+/**
+ * Free capacity of a shared GPU (MPS, time-slicing): what is left in each dimension, and the free
+ * fraction over the dimensions this mode limits (replicas always). Held exclusively: nothing.
+ */
+export function sharedFree(cap: Capacity, u: GpuUsage, limits: ModeRules['limits']): GpuFree {
+  const blocked = u.exclusive > 0;
+  const pairs: [number, number][] = [[u.replicas, cap.replicas]];
+  if (limits.memory) pairs.push([u.memoryBytes, cap.memoryBytes]);
+  if (limits.threads) pairs.push([u.threadMilli, cap.threadMilli]);
+  if (limits.clients) pairs.push([u.clients, cap.clients]);
+  return {
+    memoryBytes: Math.max(0, cap.memoryBytes - u.memoryBytes),
+    threadMilli: Math.max(0, cap.threadMilli - u.threadMilli),
+    replicas: Math.max(0, cap.replicas - u.replicas),
+    clients: Math.max(0, cap.clients - u.clients),
+    mig: NO_MIG,
+    fraction: cap.replicas <= 0 || blocked ? 0 : freeFraction(pairs),
+    idle: u.pods === 0,
+    blocked,
+  };
+}

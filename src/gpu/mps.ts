@@ -9,7 +9,7 @@ import { formatBytes, formatMilli } from '../model/quantity.js';
 import {
   admitExclusivity,
   admitReplicas,
-  freeFraction,
+  sharedFree,
   memoryPerReplica,
   NO_MIG,
   replicaResource,
@@ -113,20 +113,10 @@ function admit(node: GpuNode, t: GpuTake, u: GpuUsage): Reason[] {
   return out;
 }
 
+const LIMITS = { memory: true, threads: true, clients: true };
+
 function free(inv: NodeInventory, gpu: number, u: GpuUsage): GpuFree {
-  const cap = capacity(inv, gpu);
-  const blocked = u.exclusive > 0;
-  const fraction = cap.replicas <= 0 || blocked ? 0 : freeFraction([[u.replicas, cap.replicas], [u.memoryBytes, cap.memoryBytes], [u.threadMilli, cap.threadMilli], [u.clients, cap.clients]]);
-  return {
-    memoryBytes: Math.max(0, cap.memoryBytes - u.memoryBytes),
-    threadMilli: Math.max(0, cap.threadMilli - u.threadMilli),
-    replicas: Math.max(0, cap.replicas - u.replicas),
-    clients: Math.max(0, cap.clients - u.clients),
-    mig: NO_MIG,
-    fraction,
-    idle: u.pods === 0,
-    blocked,
-  };
+  return sharedFree(capacity(inv, gpu), u, LIMITS);
 }
 
 function podNotes(inv: NodeInventory, shape: FitShape): Note[] {
@@ -144,4 +134,4 @@ function podNotes(inv: NodeInventory, shape: FitShape): Note[] {
   return out;
 }
 
-export const mpsRules: ModeRules = { mode: 'mps', shareable: true, limits: { memory: true, threads: true, clients: true }, capacity, take, admit, free, podNotes };
+export const mpsRules: ModeRules = { mode: 'mps', shareable: true, limits: LIMITS, capacity, take, admit, free, podNotes };

@@ -26,22 +26,24 @@ export function stableJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (v instanceof Map ? [...v.entries()] : v));
 }
 
-/** Serialises the named fields of an object in a fixed order. */
-export function keyOf<T extends object>(obj: T, fields: readonly (keyof T)[]): string {
-  return stableJson(fields.map((f) => obj[f]));
+/**
+ * A key function over the named fields of an object, in a fixed order, computed once per object
+ * (a pod's demand is asked about across every candidate node).
+ */
+export function keyOver<T extends object>(fields: readonly (keyof T)[]): (obj: T) => string {
+  const keys = new WeakMap<T, string>();
+  return (obj) => {
+    let k = keys.get(obj);
+    if (k === undefined) {
+      k = stableJson(fields.map((f) => obj[f]));
+      keys.set(obj, k);
+    }
+    return k;
+  };
 }
-
-const keys = new WeakMap<object, string>();
 
 /** The fit cache's key: every field fit reads, nothing else (not the pod's identity). */
-export function fitKey(shape: FitShape): string {
-  let k = keys.get(shape);
-  if (k === undefined) {
-    k = keyOf(shape, FIT_FIELDS);
-    keys.set(shape, k);
-  }
-  return k;
-}
+export const fitKey: (shape: FitShape) => string = keyOver<FitShape>(FIT_FIELDS);
 
 /** A PodDemand is a FitShape (structurally); this names the conversion where it happens. */
 export function fitShapeOf(d: PodDemand): FitShape {

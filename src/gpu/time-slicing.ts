@@ -7,7 +7,7 @@ import { formatBytes } from '../model/quantity.js';
 import {
   admitExclusivity,
   admitReplicas,
-  freeFraction,
+  sharedFree,
   memoryPerReplica,
   NO_MIG,
   threadsPerReplica,
@@ -62,20 +62,10 @@ function admit(node: GpuNode, t: GpuTake, u: GpuUsage): Reason[] {
   return out;
 }
 
+const LIMITS = { memory: true, threads: false, clients: false };
+
 function free(inv: NodeInventory, gpu: number, u: GpuUsage): GpuFree {
-  const cap = capacity(inv, gpu);
-  const blocked = u.exclusive > 0;
-  const fraction = cap.replicas <= 0 || blocked ? 0 : freeFraction([[u.replicas, cap.replicas], [u.memoryBytes, cap.memoryBytes]]);
-  return {
-    memoryBytes: Math.max(0, cap.memoryBytes - u.memoryBytes),
-    threadMilli: Math.max(0, cap.threadMilli - u.threadMilli),
-    replicas: Math.max(0, cap.replicas - u.replicas),
-    clients: 0,
-    mig: NO_MIG,
-    fraction,
-    idle: u.pods === 0,
-    blocked,
-  };
+  return sharedFree(capacity(inv, gpu), u, LIMITS);
 }
 
 function podNotes(_inv: NodeInventory, shape: FitShape): Note[] {
@@ -87,4 +77,4 @@ function podNotes(_inv: NodeInventory, shape: FitShape): Note[] {
   return out;
 }
 
-export const timeSlicingRules: ModeRules = { mode: 'time-slicing', shareable: true, limits: { memory: true, threads: false, clients: false }, capacity, take, admit, free, podNotes };
+export const timeSlicingRules: ModeRules = { mode: 'time-slicing', shareable: true, limits: LIMITS, capacity, take, admit, free, podNotes };

@@ -2,7 +2,7 @@
 // one key the score cache uses. As with FitShape, the compiler checks that the key names every
 // field, so a scorer that starts reading a new field cannot be served a stale cached score.
 
-import { keyOf, type FitShape } from '../gpu/shape.js';
+import { keyOver, type FitShape } from '../gpu/shape.js';
 
 export interface ScoreShape extends FitShape {
   readonly tier: string | null;
@@ -15,14 +15,5 @@ type Missing = Exclude<keyof ScoreShape, (typeof SCORE_FIELDS)[number]>;
 const exhaustive: Missing extends never ? true : never = true;
 void exhaustive;
 
-const keys = new WeakMap<object, string>();
-
 /** The score cache's key: every field the scorers read (fit's fields, tier, CPU). */
-export function scoreKey(shape: ScoreShape): string {
-  let k = keys.get(shape);
-  if (k === undefined) {
-    k = keyOf(shape, SCORE_FIELDS);
-    keys.set(shape, k);
-  }
-  return k;
-}
+export const scoreKey: (shape: ScoreShape) => string = keyOver<ScoreShape>(SCORE_FIELDS);

@@ -55,18 +55,6 @@ export class WorkloadModel {
     this.observeShape(shape);
   }
 
-  /** Records one pod's shape from the takes it got (or would get). */
-  observe(takes: readonly GpuTake[], cpuMilli = 0, weight = 1): void {
-    if (takes.length === 0) return;
-    let mem = 0;
-    let thr = 0;
-    for (const t of takes) {
-      mem = Math.max(mem, t.memoryBytes);
-      thr = Math.max(thr, t.threadMilli);
-    }
-    this.observeShape({ memoryBytes: mem, threadMilli: thr, gpus: takes.length, cpuMilli }, weight);
-  }
-
   /** A running pod's shape from its takes (what it holds per GPU). */
   static shapeOfTakes(takes: readonly GpuTake[], cpuMilli: number): Omit<Shape, 'p'> | null {
     if (takes.length === 0 || takes.every((t) => t.mig !== null)) return null;

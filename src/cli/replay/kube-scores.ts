@@ -35,43 +35,34 @@ function leastRequestedScore(requested: number, capacity: number): number {
   return Math.trunc(((capacity - requested) * MAX_NODE_SCORE) / capacity);
 }
 
+/** pkg/scheduler/framework/plugins/noderesources/most_allocated.go: mostRequestedScore. */
 function mostRequestedScore(requested: number, capacity: number): number {
   if (capacity === 0) return 0;
   return Math.trunc((Math.min(requested, capacity) * MAX_NODE_SCORE) / capacity);
 }
 
-/** NodeResourcesFit, MostAllocated strategy, resources cpu:1 and memory:1. */
-export function mostAllocatedScore(n: NodeRequests, pod: PodRequests): number {
+/** NodeResourcesFit's resource scorer: one score per resource (cpu:1, memory:1), their weighted mean, on non-zero requests. */
+function resourceScore(n: NodeRequests, pod: PodRequests, score: (requested: number, capacity: number) => number): number {
   const cpu = n.cpuNonZero + (pod.cpu || DEFAULT_MILLI_CPU_REQUEST);
   const mem = n.memNonZero + (pod.mem || DEFAULT_MEMORY_REQUEST);
-  let score = 0;
+  let total = 0;
   let weights = 0;
-  if (n.cpuAllocatable > 0) {
-    score += mostRequestedScore(cpu, n.cpuAllocatable);
+  for (const [requested, capacity] of [[cpu, n.cpuAllocatable], [mem, n.memAllocatable]]) {
+    if (capacity <= 0) continue;
+    total += score(requested, capacity);
     weights++;
   }
-  if (n.memAllocatable > 0) {
-    score += mostRequestedScore(mem, n.memAllocatable);
-    weights++;
-  }
-  return weights === 0 ? 0 : Math.trunc(score / weights);
+  return weights === 0 ? 0 : Math.trunc(total / weights);
 }
 
-/** NodeResourcesFit, LeastAllocated strategy, resources cpu:1 and memory:1 (the defaults). */
+/** NodeResourcesFit, LeastAllocated strategy (the default). */
 export function leastAllocatedScore(n: NodeRequests, pod: PodRequests): number {
-  const cpu = n.cpuNonZero + (pod.cpu || DEFAULT_MILLI_CPU_REQUEST);
-  const mem = n.memNonZero + (pod.mem || DEFAULT_MEMORY_REQUEST);
-  let score = 0;
-  let weights = 0;
-  if (n.cpuAllocatable > 0) {
-    score += leastRequestedScore(cpu, n.cpuAllocatable);
-    weights++;
-  }
-  if (n.memAllocatable > 0) {
-    score += leastRequestedScore(mem, n.memAllocatable);
-    weights++;
-  }
-  return weights === 0 ? 0 : Math.trunc(score / weights);
+  return resourceScore(n, pod, leastRequestedScore);
+}
+
+/** NodeResourcesFit, MostAllocated strategy. */
+export function mostAllocatedScore(n: NodeRequests, pod: PodRequests): number {
+  return resourceScore(n, pod, mostRequestedScore);
 }
 
 /** pkg/scheduler/framework/plugins/noderesources/balanced_allocation.go (1.30): 1 − std of the fractions. */
