@@ -72,7 +72,7 @@ export function startClusterWatch(kc: KubeConfig, o: ClusterWatchOptions): Clust
       const l = await api.listPodForAllNamespaces({ fieldSelector: BOUND_PODS_SELECTOR }, withSignal(signal));
       return { items: l.items, resourceVersion: l.metadata?.resourceVersion ?? '' };
     },
-    onReset: (items) => o.sink.resetPods(items),
+    onReset: (items, listStartedAt) => o.sink.resetPods(items, listStartedAt),
     // With the field selector, a pod that turns Succeeded/Failed arrives as DELETED.
     onEvent: (type, obj) => (type === 'DELETED' ? o.sink.deletePod(uidOf(obj)) : o.sink.upsertPod(obj)),
   });

@@ -32,7 +32,8 @@ export interface ReflectorOptions {
   /** Deadline of one LIST, ms. */
   listTimeoutMs: number;
   watch: Watch;
-  onReset: (items: unknown[]) => void;
+  /** `listStartedAt`: when the LIST was sent (epoch ms): what changed after it may be missing from `items`. */
+  onReset: (items: unknown[], listStartedAt: number) => void;
   onEvent: (type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: unknown) => void;
   logger: Logger;
   /** Full relist every this many ms (stalled-watch guard and drift bound). */
@@ -160,6 +161,7 @@ export class Reflector {
     this.controller = null;
     let result: ListResult;
     this.listing = true;
+    const listStartedAt = Date.now();
     try {
       result = await this.o.list(AbortSignal.any([this.life.signal, AbortSignal.timeout(this.o.listTimeoutMs)]));
     } catch (err) {
@@ -176,7 +178,7 @@ export class Reflector {
     this.lastListAt = Date.now();
     this.lastEventAt = Date.now();
     this.resourceVersion = result.resourceVersion;
-    this.o.onReset(result.items);
+    this.o.onReset(result.items, listStartedAt);
     if (!this.synced) this.o.logger.info({ resource: this.o.name, items: result.items.length }, 'initial list applied');
     else if (!this.inSync()) this.o.logger.info({ resource: this.o.name, items: result.items.length, reason }, 'relisted: back in sync');
     else this.o.logger.debug({ resource: this.o.name, items: result.items.length, reason }, 'relisted');

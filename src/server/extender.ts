@@ -24,6 +24,10 @@ export interface ExtenderContext {
   preemption: boolean;
 }
 
+function dict<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 function podLabel(d: PodDemand): string {
   return `${d.namespace}/${d.name}`;
 }
@@ -48,7 +52,8 @@ export function handleFilter(ctx: ExtenderContext, args: ExtenderArgs): Extender
   const demand = ctx.state.demandOf(args.Pod);
   const names = namesOf(args);
   ctx.metrics.nodesEvaluated.inc({ verb: 'filter' }, names.length);
-  const reply: ExtenderFilterResult = { Nodes: null, NodeNames: null, FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: '' };
+  // Null-prototype maps: a node named "__proto__" is a key like any other, not the object's prototype.
+  const reply: ExtenderFilterResult = { Nodes: null, NodeNames: null, FailedNodes: dict(), FailedAndUnresolvableNodes: dict(), Error: '' };
   const { passed, failed } = demand.managed ? ctx.pipeline.filter(demand, names, requestViews(ctx, args), demand.uid) : { passed: names, failed: new Map<string, Reason[]>() };
   const byCode = new Map<string, number>();
   for (const [name, reasons] of failed) {
@@ -178,7 +183,7 @@ export async function handleBind(ctx: ExtenderContext, args: ExtenderBindingArgs
 
 export function handlePreempt(ctx: ExtenderContext, args: ExtenderPreemptionArgs): { NodeNameToMetaVictims: Record<string, MetaVictims> } {
   const demand = ctx.state.demandOf(args.Pod);
-  const out: Record<string, MetaVictims> = {};
+  const out: Record<string, MetaVictims> = dict();
   const { chooser } = ctx.pipeline.placement();
   for (const [name, victims] of Object.entries(args.NodeNameToMetaVictims)) {
     if (!demand.managed) {

@@ -182,16 +182,19 @@ export class ClusterState implements ClusterSink {
     this.nodesSynced = true;
   }
 
-  resetPods(pods: readonly unknown[]): void {
+  resetPods(pods: readonly unknown[], listStartedAt: number = Infinity): void {
     const seen = new Set<string>();
     for (const p of pods) {
       const uid = str(asObj(p).metadata?.uid);
       if (uid) seen.add(uid);
       this.upsertPod(p);
     }
-    // Converge: bound pods the API no longer lists are gone; our own reservations wait for their TTL.
+    // Converge: bound pods the API no longer lists are gone; our own reservations wait for their
+    // TTL; and a pod our bind confirmed after the LIST was sent may simply be missing from it.
     for (const alloc of [...this.ledger.pods.values()]) {
-      if (!seen.has(alloc.uid) && alloc.state === 'bound') this.ledger.remove(alloc.uid);
+      if (seen.has(alloc.uid) || alloc.state !== 'bound') continue;
+      if (alloc.boundAt !== undefined && alloc.boundAt >= listStartedAt) continue;
+      this.ledger.remove(alloc.uid);
     }
     this.podsSynced = true;
   }

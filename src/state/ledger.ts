@@ -34,6 +34,8 @@ export interface PodAllocation extends PodRef {
   /** `spec.priority` and `status.startTime` (epoch ms): preemption's victim order. */
   priority?: number;
   startTime?: number | null;
+  /** When this process's bind confirmed it (epoch ms): a LIST sent before then may not show it yet. */
+  boundAt?: number;
   /** More pods on one of its GPUs than the ledger accounts exactly: recorded, takes not applied. */
   unaccounted?: boolean;
   state: AllocState;
@@ -208,11 +210,12 @@ export class Ledger {
   }
 
   /** Marks a reservation as bound (the Binding succeeded, or the pod showed up with spec.nodeName). */
-  confirm(uid: string): void {
+  confirm(uid: string, now: number = Date.now()): void {
     const alloc = this.pods.get(uid);
     if (alloc && alloc.state === 'reserved') {
       alloc.state = 'bound';
       alloc.expiresAt = Infinity;
+      alloc.boundAt = now;
       this.reserved.delete(uid);
       this.generation++;
     }

@@ -7,9 +7,11 @@ export interface ClusterSink {
   resetNodes(nodes: readonly unknown[]): void;
   /**
    * Initial list or relist of pods that hold a node: afterwards the ledger holds exactly these
-   * bound pods, plus reservations made by this process that have not expired.
+   * bound pods, plus reservations made by this process that have not expired, plus pods this
+   * process bound after `listStartedAt` (the LIST may predate their Binding; the watch that
+   * follows the list delivers them).
    */
-  resetPods(pods: readonly unknown[]): void;
+  resetPods(pods: readonly unknown[], listStartedAt?: number): void;
   upsertNode(node: unknown): void;
   deleteNode(name: string): void;
   /** A pod added or changed. Terminal phase or no spec.nodeName → its allocation is released. */

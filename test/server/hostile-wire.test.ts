@@ -100,6 +100,13 @@ describe('hostile sizes on the wire', () => {
     expect((res.json as { FailedAndUnresolvableNodes: Record<string, string> }).FailedAndUnresolvableNodes['n'.repeat(253)]).toBe('node unknown to gpu-ledger');
   });
 
+  it('a node named "__proto__" is reported like any other name (filter and preempt replies)', async () => {
+    const pod = { metadata: { name: 'p', namespace: 'ml', uid: 'proto-1' }, spec: { containers: [{ name: 'c', resources: { limits: { 'nvidia.com/gpu': '1' } } }] } };
+    const f = (await post(`${s.url}/filter`, { Pod: pod, Nodes: null, NodeNames: ['__proto__', 'rig-node-0000'] })).json as { NodeNames: string[]; FailedAndUnresolvableNodes: Record<string, string> };
+    expect(Object.keys(f.FailedAndUnresolvableNodes)).toContain('__proto__');
+    expect(f.FailedAndUnresolvableNodes['__proto__']).toBe('node unknown to gpu-ledger');
+  });
+
   it('decoding keeps a node named "__proto__" as a key like any other', () => {
     const args = decodePreemptionArgs(JSON.parse('{"Pod":{"metadata":{"name":"web"}},"NodeNameToMetaVictims":{"__proto__":{"Pods":[{"UID":"u1"}],"NumPDBViolations":0}}}'));
     expect(Object.keys(args.NodeNameToMetaVictims)).toEqual(['__proto__']);

@@ -153,3 +153,20 @@ describe('ledger properties', () => {
     expect(l.nodes.get('a')!.gpus[0].memoryBytes).toBe(8 * GiB);
   });
 });
+
+describe('relist while a bind is in flight', () => {
+  it('a pod our bind confirmed after the LIST was sent is kept; one bound before and not listed is gone', async () => {
+    const { ClusterState } = await import('../../src/state/cluster-state.js');
+    const { defaultConfig } = await import('../../src/model/config-types.js');
+    const state = new ClusterState({ config: defaultConfig() });
+    state.ledger.setNode(node({ name: 'a', mode: 'mps', memoryBytes: 64 * GiB }));
+    const d = mpsPod(16, 25);
+    const r = state.reserve(d, 'a', (n) => fitPod(d, n));
+    expect(r.ok).toBe(true);
+    state.ledger.confirm(d.uid, 1000);
+    state.resetPods([], 900); // the LIST left before the Binding: it cannot show the pod yet
+    expect(state.ledger.pods.get(d.uid)?.state).toBe('bound');
+    state.resetPods([], 1100); // a LIST sent after it: the pod is really not bound any more
+    expect(state.ledger.pods.has(d.uid)).toBe(false);
+  });
+});
