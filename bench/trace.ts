@@ -31,6 +31,23 @@ export const PUBLISHED: Record<string, Partial<Record<Policy, number>>> = {
   multigpu30: { random: 13.37, dotprod: 6.89, 'gpu-packing': 5.3, 'best-fit': 5.43, fgd: 3.64 },
 };
 
+/** The published FGD standard deviations (the same table): the target is an sd at most 1.5× these. */
+export const PUBLISHED_FGD_SD: Record<string, number> = {
+  default: 0.11,
+  cpu050: 0.11,
+  cpu100: 0.14,
+  gpushare40: 0.07,
+  gpushare80: 0.11,
+  gpuspec10: 0.19,
+  gpuspec20: 0.13,
+  multigpu20: 0.16,
+  multigpu30: 0.1,
+};
+
+/** The targets: at least 0.5 points fewer unallocated GPUs than published FGD, sd at most 1.5× FGD's. */
+export const TARGET_MARGIN = 0.5;
+export const TARGET_SD_RATIO = 1.5;
+
 const fmt = (r: PolicyReport | undefined) => (r ? `${r.unallocatedAt100.mean.toFixed(2)} (${r.unallocatedAt100.sd.toFixed(2)})` : '—');
 
 async function main(): Promise<void> {
@@ -38,7 +55,7 @@ async function main(): Promise<void> {
     options: {
       'trace-dir': { type: 'string', default: resolve(repo, '..', 'shared', 'trace') },
       variants: { type: 'string', default: Object.keys(PUBLISHED).join(',') },
-      policies: { type: 'string', default: 'fgd,gpu-ledger' },
+      policies: { type: 'string', default: 'fgd,gpu-ledger-alone,gpu-ledger' },
       seeds: { type: 'string', default: '42..51' },
       'plot-dir': { type: 'string' },
     },
@@ -73,7 +90,7 @@ async function main(): Promise<void> {
   lines.push(`Unallocated GPU % at 100 % arrived, mean (sd) over seeds ${values.seeds}; published = the FGD paper's table.`);
   lines.push(`Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}. Command: \`npm run bench:trace -- --policies ${values.policies} --seeds ${values.seeds}\`.`);
   lines.push('');
-  const head = ['trace', ...policies.flatMap((p) => (PUBLISHED.default[p] !== undefined ? [`${p} (published)`, `${p} (ours)`] : [p])), 'gpu-ledger vs published FGD'];
+  const head = ['trace', ...policies.flatMap((p) => (PUBLISHED.default[p] !== undefined ? [`${p} (published)`, `${p} (ours)`] : [p])), 'gpu-ledger vs published FGD', 'targets (≥ 0.5 pt, sd ≤ 1.5× FGD)'];
   lines.push(`| ${head.join(' | ')} |`);
   lines.push(`|${head.map(() => '---').join('|')}|`);
   for (const [variant, reports] of Object.entries(results)) {
@@ -86,6 +103,12 @@ async function main(): Promise<void> {
     const ours = reports.find((x) => x.policy === 'gpu-ledger');
     const fgd = PUBLISHED[variant]?.fgd;
     cells.push(ours && fgd !== undefined ? `${(ours.unallocatedAt100.mean - fgd).toFixed(2)} pt — ${ours.unallocatedAt100.mean < fgd ? 'fewer unallocated (win)' : 'more unallocated (loss)'}` : '—');
+    const sdLimit = TARGET_SD_RATIO * (PUBLISHED_FGD_SD[variant] ?? NaN);
+    cells.push(
+      ours && fgd !== undefined
+        ? `margin ${ours.unallocatedAt100.mean <= fgd - TARGET_MARGIN ? 'met' : 'NOT met'}, sd ${ours.unallocatedAt100.sd <= sdLimit ? 'met' : `NOT met (limit ${sdLimit.toFixed(2)})`}`
+        : '—',
+    );
     lines.push(`| ${cells.join(' | ')} |`);
   }
   process.stdout.write(lines.join('\n') + '\n');
