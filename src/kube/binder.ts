@@ -15,13 +15,13 @@ import { BindConflictError, type Binder, type BindRequest } from '../state/sink.
 import { BindOutcomeUnknownError } from './bind-outcome.js';
 import { isTimeout, withSignal } from './timeouts.js';
 
-function statusOf(err: unknown): number | undefined {
+export function statusOf(err: unknown): number | undefined {
   if (err instanceof ApiException) return err.code;
   const code = (err as { code?: unknown; statusCode?: unknown } | null)?.code ?? (err as { statusCode?: unknown } | null)?.statusCode;
   return typeof code === 'number' ? code : undefined;
 }
 
-function messageOf(err: unknown, timeoutMs: number): string {
+export function messageOf(err: unknown, timeoutMs: number): string {
   if (isTimeout(err)) return `no answer within ${timeoutMs} ms (--bind-timeout)`;
   if (err instanceof ApiException) {
     const body = err.body as { message?: unknown } | string | undefined;
@@ -35,7 +35,7 @@ function messageOf(err: unknown, timeoutMs: number): string {
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
 
 /** Could the API server have applied the write? Yes for timeouts, resets and 5xx; no for 4xx and refused connections. */
-function mayHaveApplied(err: unknown): boolean {
+export function mayHaveApplied(err: unknown): boolean {
   const status = statusOf(err);
   if (status !== undefined && status >= 400 && status < 500) return false;
   if (status !== undefined && status >= 500) return true;
