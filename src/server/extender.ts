@@ -199,6 +199,7 @@ export function handlePreempt(ctx: ExtenderContext, args: ExtenderPreemptionArgs
   const out: Record<string, MetaVictims> = {};
   const { chooser } = ctx.pipeline.placement();
   const own = ctx.preemptor?.inProgress(demand.uid) === true;
+  let added = 0;
   for (const [name, victims] of Object.entries(args.NodeNameToMetaVictims)) {
     if (!demand.managed) {
       out[name] = victims;
@@ -212,6 +213,7 @@ export function handlePreempt(ctx: ExtenderContext, args: ExtenderPreemptionArgs
       const c = ctx.pipeline.preemptionOn(demand, name, proposed, { going: ctx.preemptor?.going });
       if (!c) continue;
       const extra = c.victims.filter((v) => !proposed.has(v.uid)).map((v) => ({ UID: v.uid }));
+      added += extra.length;
       out[name] = extra.length > 0 ? { Pods: [...victims.Pods, ...extra], NumPDBViolations: victims.NumPDBViolations } : victims;
       continue;
     }
@@ -219,7 +221,7 @@ export function handlePreempt(ctx: ExtenderContext, args: ExtenderPreemptionArgs
     if (fit(demand, nodeWithout(node, proposed), { chooser }).fits) out[name] = victims;
   }
   ctx.logger.info(
-    { verb: 'preempt', pod: podLabel(demand), uid: demand.uid, candidates: Object.keys(args.NodeNameToMetaVictims).length, kept: Object.keys(out).length },
+    { verb: 'preempt', pod: podLabel(demand), uid: demand.uid, candidates: Object.keys(args.NodeNameToMetaVictims).length, kept: Object.keys(out).length, addedVictims: added, ownPreemption: own },
     'preempt',
   );
   return { NodeNameToMetaVictims: out };

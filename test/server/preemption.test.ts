@@ -227,3 +227,21 @@ describe('/preempt with --preemption', () => {
     await preemptor.idle();
   });
 });
+
+describe('without --preemption', () => {
+  it('filter answers as always, nothing is evicted, /preempt only filters kube-scheduler proposals', async () => {
+    state.upsertPod(pod('research-a', 100, 64, { node: 'spark-01' }));
+    state.upsertPod(pod('research-b', 100, 64, { node: 'spark-01' }));
+    const off: ExtenderContext = { ...ctx, preemption: false, preemptor: undefined };
+    const llama = pod('llama', 1000, 64);
+    const r = handleFilter(off, { Pod: llama, Nodes: null, NodeNames: ['spark-01'] } as never);
+    expect(r).toMatchObject({ NodeNames: [], FailedNodes: {}, Error: '' });
+    expect(allocState('llama')).toBeUndefined();
+    const proposal = { 'spark-01': { Pods: [{ UID: 'uid-research-a' }], NumPDBViolations: 0 } };
+    expect(handlePreempt(off, { Pod: llama, NodeNameToMetaVictims: proposal } as never).NodeNameToMetaVictims).toEqual(proposal);
+    const tooFew = { 'spark-01': { Pods: [], NumPDBViolations: 0 } };
+    expect(handlePreempt(off, { Pod: llama, NodeNameToMetaVictims: tooFew } as never).NodeNameToMetaVictims).toEqual({});
+    await preemptor.idle();
+    expect(api.evictions).toEqual([]);
+  });
+});
