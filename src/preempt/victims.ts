@@ -99,6 +99,9 @@ export function victimsOn(p: Preemptor, node: NodeLedger, o: SearchOptions, forc
       gone.add(a.uid);
     } else if (evictable(p, a, going)) potential.push(a);
   }
+  // kube-scheduler's "No preemption victims found": nothing to try (and no fit to compute, which keeps
+  // a search over a large cluster of equal-priority pods cheap).
+  if (potential.length === 0 && waitsFor.length === 0 && forcedVictims.length === 0) return null;
   const fitsWithout = (removed: ReadonlySet<string>): FitResult => fit(p, nodeWithout(node, removed), { chooser: o.chooser });
   const removed = new Set<string>([...gone, ...potential.map((a) => a.uid)]);
   if (!fitsWithout(removed).fits) return null;

@@ -231,9 +231,11 @@ export class ClusterState implements ClusterSink {
     // A pod being deleted keeps its share until it is gone; preemption must not pick it again.
     const terminating = o.metadata?.deletionTimestamp !== undefined && o.metadata?.deletionTimestamp !== null;
     if (existing && existing.node === nodeName && existing.shapeKey === key && !existing.cpuOnly && existing.state !== 'nominated') {
-      // Already accounted where it is, for what it asks: only confirm a reservation.
+      // Already accounted where it is, for what it asks: only confirm a reservation (and keep what
+      // preemption orders by: a pod bound by gpu-ledger learns its start time from the watch).
       this.ledger.confirm(uid);
       if (terminating) existing.terminating = true;
+      if (demand.startTime !== null) existing.startTime = demand.startTime;
       return;
     }
     // New, moved, its demand changed (annotations edited on a running pod), or bound where it was only

@@ -146,6 +146,18 @@ describe('exclusivity (seed 003 soft exclusivity; 2× RTX 3090 ×4)', () => {
   });
 });
 
+describe('what the order reads comes from the API server', () => {
+  it('a pod bound by gpu-ledger learns its start time and deletionTimestamp from the watch', () => {
+    const obj = podObject('mine', { priority: 100, mem: '0=64G', threads: 50 });
+    expect(pipeline.reserve(state.demandOf(obj), 'spark-01').ok).toBe(true);
+    expect(state.ledger.pods.get('uid-mine')).toMatchObject({ state: 'reserved', priority: 100, startTime: null });
+    running('mine', { node: 'spark-01', priority: 100, start: 7, mem: '0=64G', threads: 50 });
+    expect(state.ledger.pods.get('uid-mine')).toMatchObject({ state: 'bound', startTime: Date.UTC(2026, 11, 1, 9, 7) });
+    running('mine', { node: 'spark-01', priority: 100, start: 7, mem: '0=64G', threads: 50, deleting: true });
+    expect(state.ledger.pods.get('uid-mine')?.terminating).toBe(true);
+  });
+});
+
 describe('pods already going, and other preemptors', () => {
   it('a terminating pod is counted as gone and never chosen again: the pod waits for it, evicting nothing', () => {
     running('research-a', { node: 'spark-01', priority: 100, mem: '0=64G', threads: 50 });
