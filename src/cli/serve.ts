@@ -290,7 +290,9 @@ export async function startServer(opts: ServeOptions, logger: Logger = pino({ le
   const budgetText = opts.bodyBudget ?? `2 × ${opts.maxBody}`;
   const budget = new BodyBudget(opts.bodyBudget ? parseSize(opts.bodyBudget) : 2 * maxBody, budgetText);
   const pipeline = new Pipeline(state);
-  const preemptor = preemptionApi ? new Preemptor({ pipeline, api: preemptionApi, metrics, logger, settings: opts.preemptionSettings ?? DEFAULT_PREEMPTION }) : undefined;
+  const preemptor = preemptionApi
+    ? new Preemptor({ pipeline, api: preemptionApi, metrics, logger, settings: opts.preemptionSettings ?? DEFAULT_PREEMPTION, inSync: () => state.ready() && sync().inSync })
+    : undefined;
   const appOpts = { state, binder, logger, metrics, preemption: opts.preemption, preemptor, maxBody: opts.maxBody, budget, sync, pipeline };
   const transport: Transport = { ...TRANSPORT, ...opts.transport };
   const serverOptions: http.ServerOptions = { connectionsCheckingInterval: transport.checkIntervalMs };
@@ -352,8 +354,8 @@ export async function startServer(opts: ServeOptions, logger: Logger = pino({ le
     (closing ??= (async () => {
       clearInterval(expiry);
       await Promise.all(trackers.map((t) => t.drain()));
-      // Attempts under way end within their API deadlines.
-      await preemptor?.idle();
+      // Attempts under way end within their API deadlines; shutdown waits for them a few seconds at most.
+      if (preemptor) await Promise.race([preemptor.idle(), new Promise((r) => setTimeout(r, 5_000).unref())]);
       await stopLive?.();
     })());
   const destroyConnections = () => trackers.forEach((t) => t.destroyAll());

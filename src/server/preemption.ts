@@ -57,6 +57,8 @@ export interface PreemptorDeps {
   metrics: Metrics;
   logger: Logger;
   settings: PreemptionSettings;
+  /** Is the ledger in sync with the API server? An attempt never evicts on a ledger that may miss pods. */
+  inSync?: () => boolean;
   now?: () => number;
 }
 
@@ -143,6 +145,7 @@ export class Preemptor {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       // Placed meanwhile (bound elsewhere, or a bind in flight): nothing to do.
       if (state.ledger.pods.has(demand.uid)) return this.finish(demand, null);
+      if (this.d.inSync && !this.d.inSync()) return this.defer(demand, 'ledger not in sync with the API server');
       const all = pipeline.preemption(demand, names.filter((n) => !tried.has(n)), { going: this.going, budgets });
       const now = this.now();
       const open = all.filter((c) => c.victims.length === 0 || (this.cooldown.get(c.node) ?? 0) <= now);

@@ -132,6 +132,8 @@ describeE2e('preemption for GPU shares: research pods make room for production i
     // Until its deletion finishes the victim still holds its share; the production pod waits.
     expect(ledgerPods(s.ledger).find((p) => p.pod === `${s.ns}/${victim}`)).toMatchObject({ state: 'bound', node: 'spark-9533' });
     expect(ledgerPods(s.ledger).find((p) => p.pod === `${s.ns}/llama`)).toMatchObject({ state: 'nominated', node: 'spark-9533' });
+    // Both research pods and the share held for llama: 192Gi accounted on a 128Gi GPU until the victim is gone.
+    expect(await memory(s)).toBe(192 * GiB);
     expect((await s.cluster.pod(s.ns, 'llama'))?.spec?.nodeName).toBeUndefined();
     expect(await terminating(s)).toEqual([victim]);
     // What kubectl describe shows meanwhile: kube-scheduler retries with its backoff and says why.

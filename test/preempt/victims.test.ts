@@ -7,6 +7,7 @@ import { defaultConfig } from '../../src/model/config-types.js';
 import { parseSnapshot } from '../../src/model/snapshot.js';
 import { budgetView, selectorQuery } from '../../src/preempt/budgets.js';
 import { compareCandidates, type Candidate } from '../../src/preempt/victims.js';
+import { explainPod, renderExplanation } from '../../src/explain/explain.js';
 import { Pipeline } from '../../src/prioritize/pipeline.js';
 import { ClusterState } from '../../src/state/cluster-state.js';
 import type { PodAllocation } from '../../src/state/ledger.js';
@@ -143,6 +144,33 @@ describe('exclusivity (seed 003 soft exclusivity; 2× RTX 3090 ×4)', () => {
     running('excl', { node: 't4-01', priority: 100, annotations: { 'gpu-ledger.io/isolation': 'exclusive' } });
     const [best] = pipeline.preemption(preemptor('prod', { priority: 1000, annotations: { 'gpu-ledger.io/isolation': 'shared' } }), ['t4-01']);
     expect(names(best)).toEqual(['excl']);
+  });
+});
+
+describe('explain says what preemption would do', () => {
+  it('would preempt N pod(s), naming them and what they free; with or without --preemption on the server', () => {
+    running('research-a', { node: 'spark-01', priority: 100, start: 1, mem: '0=64G', threads: 50 });
+    running('research-b', { node: 'spark-01', priority: 100, start: 2, mem: '0=64G', threads: 50 });
+    const llama = preemptor('llama', { priority: 1000, mem: '0=64G', threads: 50 });
+    const on = explainPod(llama, pipeline, ['spark-01'], { preemption: true });
+    expect(on.preemption).toEqual({
+      enabled: true,
+      state: 'would-preempt',
+      node: 'spark-01',
+      victims: ['ns/research-b'],
+      waitsFor: [],
+      frees: '64Gi / 50% on spark-01 GPU 0',
+      text: 'would preempt 1 pod(s) on spark-01: ns/research-b (frees 64Gi / 50% on spark-01 GPU 0)',
+    });
+    expect(on.summary).toBe('0/1 GPU nodes fit; would preempt 1 pod(s) on spark-01: ns/research-b (frees 64Gi / 50% on spark-01 GPU 0)');
+    expect(renderExplanation(on)).toContain(on.summary);
+    expect(explainPod(llama, pipeline, ['spark-01']).preemption?.text).toBe('with --preemption, gpu-ledger would preempt 1 pod(s) on spark-01: ns/research-b (frees 64Gi / 50% on spark-01 GPU 0)');
+    expect(explainPod(preemptor('peer', { priority: 100, mem: '0=64G', threads: 50 }), pipeline, ['spark-01'], { preemption: true }).preemption).toMatchObject({
+      state: 'no-candidate',
+      text: 'preemption cannot help: no node where evicting lower-priority pods (priority < 100) makes room',
+    });
+    // A pod that fits somewhere has nothing to preempt.
+    expect(explainPod(preemptor('small', { priority: 1000, mem: '0=8G', threads: 10 }), pipeline, ['t4-01', 'spark-01']).preemption).toBeNull();
   });
 });
 

@@ -48,7 +48,10 @@ let api: FakeApi;
 let ctx: ExtenderContext;
 let preemptor: Preemptor;
 
+let inSync = true;
+
 function setup(settings: Partial<PreemptionSettings> = {}, nodes = ['spark-01']) {
+  inSync = true;
   now = 1_000_000;
   state = new ClusterState({ config: defaultConfig(), now: () => now });
   state.resetNodes(nodes.map(gb10));
@@ -57,7 +60,7 @@ function setup(settings: Partial<PreemptionSettings> = {}, nodes = ['spark-01'])
   const logger = pino({ level: 'silent' });
   const metrics = createMetrics(state);
   api = new FakeApi();
-  preemptor = new Preemptor({ pipeline, api, metrics, logger, settings: { nominationTtlMs: 120_000, maxEvictionsInFlight: 10, cooldownMs: 5_000, ...settings }, now: () => now });
+  preemptor = new Preemptor({ pipeline, api, metrics, logger, settings: { nominationTtlMs: 120_000, maxEvictionsInFlight: 10, cooldownMs: 5_000, ...settings }, now: () => now, inSync: () => inSync });
   ctx = { state, pipeline, binder: { bind: async () => undefined }, logger, metrics, preemption: true, preemptor };
 }
 
@@ -149,6 +152,15 @@ describe('the filter verb starts a preemption and says so', () => {
     expect(filter(llama).Error).toContain('preempting');
     await preemptor.idle();
     expect(api.evictions).toEqual(['research-a', 'research-a']);
+  });
+
+  it('never evicts on a ledger out of sync with the API server: deferred', async () => {
+    state.upsertPod(pod('research-a', 100, 100, { node: 'spark-01' }));
+    inSync = false;
+    filter(pod('llama', 1000, 64));
+    await preemptor.idle();
+    expect(api.evictions).toEqual([]);
+    expect(filter(pod('llama', 1000, 64)).Error).toBe('gpu-ledger: preemption for this pod deferred (ledger not in sync with the API server); retrying');
   });
 
   it('an eviction error stops the attempt: the nomination is dropped, the pod backs off', async () => {
