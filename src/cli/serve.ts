@@ -192,8 +192,11 @@ export function resolveServeOptions(argv: string[], env: NodeJS.ProcessEnv = pro
   if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new UsageError('--tls-cert and --tls-key go together');
   const clientCa = get('client-ca');
   if (clientCa && !tlsCert) throw new UsageError('--client-ca needs --tls-cert/--tls-key (mTLS is HTTPS)');
-  const pre = get('preemption');
-  const preemption = pre === 'true' || (pre === undefined ? config.preemption : pre === '1');
+  // Flag > env var > the file's server.preemption > its top-level preemption > false (get() would
+  // answer the flag's default before the top-level key is consulted).
+  const fileServer = config.server?.preemption;
+  const pre = values.preemption !== undefined ? String(values.preemption) : env.GPU_LEDGER_PREEMPTION ? env.GPU_LEDGER_PREEMPTION : fileServer !== undefined ? String(fileServer) : undefined;
+  const preemption = pre === undefined ? config.preemption : pre === 'true' || pre === '1';
   const maxEvictions = Number(get('preemption-max-evictions') ?? '10');
   if (!Number.isInteger(maxEvictions) || maxEvictions < 1) throw new UsageError(`--preemption-max-evictions "${get('preemption-max-evictions')}" must be a positive whole number`);
   const preemptionSettings: PreemptionSettings = {
@@ -219,7 +222,7 @@ export function resolveServeOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     bindTimeoutMs,
     reservationTtlMs: parseDuration(get('reservation-ttl') ?? '120s', '--reservation-ttl'),
     resyncPeriodMs: parseDuration(get('resync-period') ?? '5m', '--resync-period'),
-    preemption: preemption || config.preemption,
+    preemption,
     preemptionSettings,
     logLevel,
   };
