@@ -73,8 +73,13 @@ export function handleFilter(ctx: ExtenderContext, args: ExtenderArgs): Extender
   }
   // Refused everywhere: gpu-ledger's own preemption may start (never waiting on the API here).
   if (ctx.preemptor && demand.managed && passed.length === 0 && failed.size > 0) {
-    const preempting = ctx.preemptor.onRefused(demand, failed);
-    if (preempting) reply.Error = preempting;
+    try {
+      const preempting = ctx.preemptor.onRefused(demand, failed);
+      if (preempting) reply.Error = preempting;
+    } catch (err) {
+      // Preemption is an extra: whatever goes wrong there, the filter answer stays the truthful one.
+      ctx.logger.error({ err, pod: podLabel(demand), uid: demand.uid }, 'preemption failed to start');
+    }
   }
   if (ctx.logger.isLevelEnabled('debug') && failed.size > 0) {
     ctx.logger.debug({ pod: podLabel(demand), uid: demand.uid, reasons: Object.fromEntries([...failed].map(([n, rs]) => [n, rs.map(detailText)])) }, 'filter reasons');
