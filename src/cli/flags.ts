@@ -29,6 +29,9 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'bind-timeout', type: 'string', default: '4s', env: 'GPU_LEDGER_BIND_TIMEOUT', help: "live mode: deadline of a whole bind (the Binding and any read); keep it below the extender's httpTimeout (kube-scheduler default 5s)" },
   { name: 'reservation-ttl', type: 'string', default: '120s', env: 'GPU_LEDGER_RESERVATION_TTL', help: 'backstop: a reservation whose bind never settled expires after this (a bind settles within --bind-timeout; bound or unknown outcomes never expire)' },
   { name: 'resync-period', type: 'string', default: '5m', env: 'GPU_LEDGER_RESYNC_PERIOD', help: 'live mode: full relist period (guards against silently stalled watches)' },
-  { name: 'preemption', type: 'boolean', default: 'false', env: 'GPU_LEDGER_PREEMPTION', help: 'report capacity reasons as resolvable (FailedNodes); only with a preemptVerb configured' },
+  { name: 'preemption', type: 'boolean', default: 'false', env: 'GPU_LEDGER_PREEMPTION', help: 'preempt strictly lower-priority pods for GPU shares (live mode: Eviction API, nomination, events); /preempt adds the GPU victims kube-scheduler proposals lack' },
+  { name: 'preemption-ttl', type: 'string', default: '120s', env: 'GPU_LEDGER_PREEMPTION_TTL', help: "with --preemption: how long a nomination holds the preemptor's share on its node until it binds" },
+  { name: 'preemption-max-evictions', type: 'string', default: '10', env: 'GPU_LEDGER_PREEMPTION_MAX_EVICTIONS', help: 'with --preemption: victims evicted and not yet gone, at most (further preemptions wait)' },
+  { name: 'preemption-cooldown', type: 'string', default: '5s', env: 'GPU_LEDGER_PREEMPTION_COOLDOWN', help: "with --preemption: no new evictions on a node for this long after evictions there; a preemptor's back-off after an attempt that evicted nothing" },
   { name: 'log-level', type: 'string', default: 'info', env: 'GPU_LEDGER_LOG_LEVEL', help: 'pino level: fatal, error, warn, info, debug, trace' },
 ];

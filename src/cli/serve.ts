@@ -16,6 +16,8 @@ import { Pipeline } from '../prioritize/pipeline.js';
 import { BodyBudget, parseSize } from '../server/body.js';
 import { ConnectionTracker } from '../server/connections.js';
 import { createMetrics, type Metrics } from '../server/metrics.js';
+import { DEFAULT_PREEMPTION, Preemptor, type PreemptionSettings } from '../server/preemption.js';
+import type { PreemptionApi } from '../preempt/api.js';
 import { SNAPSHOT_SYNC, type SyncSource } from '../server/sync-gate.js';
 import { ClusterState } from '../state/cluster-state.js';
 import type { Binder, BindRequest } from '../state/sink.js';
@@ -48,6 +50,8 @@ export interface ServeOptions {
   reservationTtlMs: number;
   resyncPeriodMs: number;
   preemption: boolean;
+  /** With preemption: nomination TTL, evictions in flight, cool-down (default DEFAULT_PREEMPTION). */
+  preemptionSettings?: PreemptionSettings;
   logLevel: string;
   /** HTTP timeouts (tests shorten them; not flags). */
   transport?: Partial<Transport>;
@@ -113,6 +117,9 @@ const CONFIG_KEY: Record<string, string> = {
   'client-ca': 'clientCa',
   kubeconfig: 'kubeconfig',
   preemption: 'preemption',
+  'preemption-ttl': 'preemptionTtl',
+  'preemption-max-evictions': 'preemptionMaxEvictions',
+  'preemption-cooldown': 'preemptionCooldown',
 };
 
 export const SERVE_USAGE = `usage: gpu-ledger serve [flags]
@@ -185,8 +192,18 @@ export function resolveServeOptions(argv: string[], env: NodeJS.ProcessEnv = pro
   if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new UsageError('--tls-cert and --tls-key go together');
   const clientCa = get('client-ca');
   if (clientCa && !tlsCert) throw new UsageError('--client-ca needs --tls-cert/--tls-key (mTLS is HTTPS)');
-  const pre = get('preemption');
-  const preemption = pre === 'true' || (pre === undefined ? config.preemption : pre === '1');
+  // Flag > env var > the file's server.preemption > its top-level preemption > false (get() would
+  // answer the flag's default before the top-level key is consulted).
+  const fileServer = config.server?.preemption;
+  const pre = values.preemption !== undefined ? String(values.preemption) : env.GPU_LEDGER_PREEMPTION ? env.GPU_LEDGER_PREEMPTION : fileServer !== undefined ? String(fileServer) : undefined;
+  const preemption = pre === undefined ? config.preemption : pre === 'true' || pre === '1';
+  const maxEvictions = Number(get('preemption-max-evictions') ?? '10');
+  if (!Number.isInteger(maxEvictions) || maxEvictions < 1) throw new UsageError(`--preemption-max-evictions "${get('preemption-max-evictions')}" must be a positive whole number`);
+  const preemptionSettings: PreemptionSettings = {
+    nominationTtlMs: positiveDuration('preemption-ttl', '120s'),
+    maxEvictionsInFlight: maxEvictions,
+    cooldownMs: parseDuration(get('preemption-cooldown') ?? '5s', '--preemption-cooldown'),
+  };
   return {
     snapshot,
     config,
@@ -205,7 +222,8 @@ export function resolveServeOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     bindTimeoutMs,
     reservationTtlMs: parseDuration(get('reservation-ttl') ?? '120s', '--reservation-ttl'),
     resyncPeriodMs: parseDuration(get('resync-period') ?? '5m', '--resync-period'),
-    preemption: preemption || config.preemption,
+    preemption,
+    preemptionSettings,
     logLevel,
   };
 }
@@ -251,12 +269,14 @@ export async function startServer(opts: ServeOptions, logger: Logger = pino({ le
   let binder: Binder;
   let sync: SyncSource = SNAPSHOT_SYNC;
   let stopLive: (() => Promise<void>) | undefined;
+  let preemptionApi: PreemptionApi | undefined;
   if (opts.snapshot.length > 0) {
     const snap = await loadSnapshotFiles(opts.snapshot);
     state.resetNodes(snap.nodes);
     state.resetPods(snap.pods);
     binder = new SnapshotBinder(state);
     logger.info({ files: opts.snapshot, nodes: state.ledger.nodes.size, pods: state.ledger.pods.size }, 'ledger loaded from snapshot');
+    if (opts.preemption) logger.info('--preemption in snapshot mode: nothing is evicted (no API server); /preempt and explain use the victim search');
   } else {
     // Loaded only in live mode: snapshot mode never needs the Kubernetes client.
     const { startLiveMode } = await import('../kube/live.js');
@@ -269,6 +289,7 @@ export async function startServer(opts: ServeOptions, logger: Logger = pino({ le
       logger,
     });
     binder = live.binder;
+    if (opts.preemption) preemptionApi = live.preemptionApi;
     sync = () => ({ inSync: live.ready(), resources: live.sync() });
     stopLive = live.stop;
   }
@@ -276,7 +297,11 @@ export async function startServer(opts: ServeOptions, logger: Logger = pino({ le
   const maxBody = parseSize(opts.maxBody);
   const budgetText = opts.bodyBudget ?? `2 × ${opts.maxBody}`;
   const budget = new BodyBudget(opts.bodyBudget ? parseSize(opts.bodyBudget) : 2 * maxBody, budgetText);
-  const appOpts = { state, binder, logger, metrics, preemption: opts.preemption, maxBody: opts.maxBody, budget, sync, pipeline: new Pipeline(state) };
+  const pipeline = new Pipeline(state);
+  const preemptor = preemptionApi
+    ? new Preemptor({ pipeline, api: preemptionApi, metrics, logger, settings: opts.preemptionSettings ?? DEFAULT_PREEMPTION, inSync: () => state.ready() && sync().inSync })
+    : undefined;
+  const appOpts = { state, binder, logger, metrics, preemption: opts.preemption, preemptor, maxBody: opts.maxBody, budget, sync, pipeline };
   const transport: Transport = { ...TRANSPORT, ...opts.transport };
   const serverOptions: http.ServerOptions = { connectionsCheckingInterval: transport.checkIntervalMs };
 
@@ -321,11 +346,14 @@ export async function startServer(opts: ServeOptions, logger: Logger = pino({ le
   logger.info({ url, statusUrl, mode: opts.snapshot.length ? 'snapshot' : 'live', tls: scheme === 'https', mtls: Boolean(opts.clientCa) }, `listening on ${url} (extender), ${statusUrl} (status)`);
 
   const expiry = setInterval(() => {
-    const expired = state.expire();
+    const all = state.expire();
+    const expired = all.filter((a) => a.state === 'reserved');
     if (expired.length > 0) {
       metrics.expired.inc(expired.length);
       logger.warn({ pods: expired.map((a) => `${a.namespace}/${a.name}`), node: expired.map((a) => a.node) }, 'reservations expired');
     }
+    const nominations = all.filter((a) => a.state === 'nominated');
+    if (nominations.length > 0) logger.info({ pods: nominations.map((a) => `${a.namespace}/${a.name}`), node: nominations.map((a) => a.node) }, 'preemption nominations expired (the pods did not bind in time)');
   }, Math.max(1000, Math.min(10_000, opts.reservationTtlMs / 4)));
   expiry.unref();
 
@@ -334,6 +362,8 @@ export async function startServer(opts: ServeOptions, logger: Logger = pino({ le
     (closing ??= (async () => {
       clearInterval(expiry);
       await Promise.all(trackers.map((t) => t.drain()));
+      // Attempts under way end within their API deadlines; shutdown waits for them a few seconds at most.
+      if (preemptor) await Promise.race([preemptor.idle(), new Promise((r) => setTimeout(r, 5_000).unref())]);
       await stopLive?.();
     })());
   const destroyConnections = () => trackers.forEach((t) => t.destroyAll());

@@ -9,7 +9,9 @@ import { formatBytes, formatMilli } from '../model/quantity.js';
 import type { DemandError, GpuTake, PodDemand } from '../model/types.js';
 import type { Pipeline } from '../prioritize/pipeline.js';
 import type { ScoreBreakdown } from '../prioritize/policy.js';
-import type { NodeLedger } from '../state/ledger.js';
+import { nodeWithout, type NodeLedger, type PodAllocation } from '../state/ledger.js';
+import { mayPreempt } from '../preempt/victims.js';
+import { freesText, podList } from '../preempt/text.js';
 import { detailText, eventText } from './render.js';
 
 export interface ExplainedReason {
@@ -62,6 +64,29 @@ export interface NodeExplanation {
   problems: string[];
 }
 
+/** What priority preemption would do for a pod that fits nowhere (the same victim search the server runs, as a dry run). */
+export interface PreemptionExplanation {
+  /** The server preempts (`serve --preemption`); explain says what it would do either way. */
+  enabled: boolean;
+  /** nominated: a share is held for the pod while its victims go; would-preempt: a candidate node exists; never: preemptionPolicy Never; no-candidate: evicting lower-priority pods would not help. */
+  state: 'nominated' | 'would-preempt' | 'never' | 'no-candidate';
+  node: string | null;
+  /** Pods that would be evicted, in eviction order (`namespace/name`). */
+  victims: string[];
+  /** Pods already on their way out there that the pod waits for too. */
+  waitsFor: string[];
+  /** What the victims hold where the pod would go. */
+  frees: string | null;
+  text: string;
+}
+
+export interface ExplainOptions {
+  /** The server runs with --preemption. */
+  preemption?: boolean;
+  /** Pods already being evicted (the server's preemption bookkeeping); default: those with a deletionTimestamp. */
+  going?: (a: PodAllocation) => boolean;
+}
+
 export interface PodExplanation {
   pod: { namespace: string; name: string; uid: string };
   managed: boolean;
@@ -82,6 +107,8 @@ export interface PodExplanation {
   summary: string;
   legend: string;
   nodes: NodeExplanation[];
+  /** For a pod that fits nowhere: what preemption would do (null otherwise). */
+  preemption: PreemptionExplanation | null;
 }
 
 export const SCORE_LEGEND =
@@ -105,7 +132,9 @@ function takeView(t: GpuTake): ExplainedTake {
 
 function nodeProblems(node: NodeLedger): string[] {
   const out = node.inventory.problems.map((p) => p.message);
-  for (const o of overcommits(node)) {
+  // A nomination sits on top of its victims until they are gone: not an overcommit.
+  const held = new Set([...node.pods.values()].filter((a) => a.state === 'nominated').map((a) => a.uid));
+  for (const o of overcommits(held.size > 0 ? nodeWithout(node, held) : node)) {
     const amt = (v: number) => (o.dimension === 'memory' ? formatBytes(v) : o.dimension === 'threads' ? formatMilli(v) : String(v));
     out.push(`overcommitted: GPU ${o.gpu} ${o.dimension} ${amt(o.used)} in use of ${amt(o.capacity)} (pods bound outside the scheduler?)`);
   }
@@ -113,12 +142,14 @@ function nodeProblems(node: NodeLedger): string[] {
   return out;
 }
 
-export function explainPod(demand: PodDemand, pipeline: Pipeline, nodeNames?: readonly string[]): PodExplanation {
+export function explainPod(demand: PodDemand, pipeline: Pipeline, nodeNames?: readonly string[], options: ExplainOptions = {}): PodExplanation {
   const state = pipeline.state;
   const names = (nodeNames ?? [...state.ledger.nodes.keys()].sort()).filter((n) => state.ledger.nodes.has(n));
-  const placed = demand.uid ? state.ledger.pods.get(demand.uid) : undefined;
+  const found = demand.uid ? state.ledger.pods.get(demand.uid) : undefined;
+  // A nomination is not a placement: the pod is still pending, its share held while victims go.
+  const placed = found?.state === 'nominated' ? undefined : (found as (PodAllocation & { state: 'bound' | 'reserved' }) | undefined);
   const placedNode = placed && !placed.cpuOnly ? placed.node : null;
-  const ranked = pipeline.rank(demand, names.filter((n) => n !== placedNode));
+  const ranked = pipeline.rank(demand, names.filter((n) => n !== placedNode), undefined, demand.uid || undefined);
   const nodes: NodeExplanation[] = [];
   const base = (node: NodeLedger) => ({ node: node.name, mode: node.inventory.mode, model: node.inventory.model, gpus: node.inventory.gpus.length, room: nodeRoom(node), problems: nodeProblems(node) });
   if (placed && placedNode && state.ledger.nodes.has(placedNode)) {
@@ -155,11 +186,12 @@ export function explainPod(demand: PodDemand, pipeline: Pipeline, nodeNames?: re
   }
   nodes.sort((a, b) => Number(b.placed !== null) - Number(a.placed !== null) || Number(b.fits) - Number(a.fits) || (b.score?.raw ?? 0) - (a.score?.raw ?? 0) || a.node.localeCompare(b.node));
   const fitting = nodes.filter((n) => n.fits && n.placed === null);
+  const preemption = demand.managed && demand.errors.length === 0 && !placedNode && fitting.length === 0 ? explainPreemption(demand, pipeline, nodes, options) : null;
   let summary: string;
   if (!demand.managed) summary = 'pod requests no NVIDIA GPU resource: gpu-ledger passes it on every node';
   else if (demand.errors.length > 0) summary = `pod GPU spec is invalid: ${demand.errors.map((e) => e.message).join('; ')}`;
   else if (placedNode) summary = `${placed!.state} on ${placedNode}; ${fitting.length}/${nodes.length - 1} other GPU nodes would fit it now`;
-  else if (fitting.length === 0) summary = `0/${nodes.length} GPU nodes fit`;
+  else if (fitting.length === 0) summary = `0/${nodes.length} GPU nodes fit${preemption ? `; ${preemption.text}` : ''}`;
   else summary = `${fitting.length}/${nodes.length} GPU nodes fit; best: ${fitting[0].node}${fitting[0].score ? ` (score ${fitting[0].score.score})` : ''}`;
   return {
     pod: { namespace: demand.namespace, name: demand.name, uid: demand.uid },
@@ -186,6 +218,41 @@ export function explainPod(demand: PodDemand, pipeline: Pipeline, nodeNames?: re
     summary,
     legend: SCORE_LEGEND,
     nodes,
+    preemption,
+  };
+}
+
+/** The victim search the server runs, as a dry run on the nodes refused for reasons evicting pods could fix. */
+function explainPreemption(demand: PodDemand, pipeline: Pipeline, nodes: readonly NodeExplanation[], o: ExplainOptions): PreemptionExplanation {
+  const enabled = o.preemption === true;
+  const base = { enabled, node: null, victims: [], waitsFor: [], frees: null };
+  const nominated = demand.uid ? pipeline.nominatedNode(demand.uid) : null;
+  if (nominated !== null) {
+    const going = pipeline.state.ledger.nodes.get(nominated);
+    const waits = going ? [...going.pods.values()].filter((a) => a.state === 'bound' && (a.terminating || o.going?.(a))) : [];
+    return {
+      ...base,
+      state: 'nominated',
+      node: nominated,
+      waitsFor: waits.map((a) => `${a.namespace}/${a.name}`),
+      text: `nominated on ${nominated}: its share is held for it until ${waits.length > 0 ? podList(waits) : 'the pods it preempted'} are gone`,
+    };
+  }
+  if (!mayPreempt(demand)) return { ...base, state: 'never', text: 'preemptionPolicy: Never: it waits, and never preempts' };
+  const refusable = nodes.filter((n) => !n.fits && n.reasons.length > 0 && n.reasons.every((r) => r.preemptionCouldHelp)).map((n) => n.node);
+  const [best] = pipeline.preemption(demand, refusable, { going: o.going });
+  const prefix = enabled ? '' : 'with --preemption, gpu-ledger ';
+  if (!best) return { ...base, state: 'no-candidate', text: `${enabled ? 'preemption' : 'with --preemption, preemption'} cannot help: no node where evicting lower-priority pods (priority < ${demand.priority}) makes room` };
+  const frees = freesText(best.node, best.victims);
+  const waits = best.waitsFor.length > 0 ? `; waits for ${podList(best.waitsFor)} to terminate` : '';
+  return {
+    enabled,
+    state: 'would-preempt',
+    node: best.node,
+    victims: best.victims.map((a) => `${a.namespace}/${a.name}`),
+    waitsFor: best.waitsFor.map((a) => `${a.namespace}/${a.name}`),
+    frees,
+    text: `${prefix}would preempt ${best.victims.length} pod(s) on ${best.node}: ${podList(best.victims)} (frees ${frees})${waits}`,
   };
 }
 

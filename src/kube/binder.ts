@@ -15,27 +15,39 @@ import { BindConflictError, type Binder, type BindRequest } from '../state/sink.
 import { BindOutcomeUnknownError } from './bind-outcome.js';
 import { isTimeout, withSignal } from './timeouts.js';
 
-function statusOf(err: unknown): number | undefined {
+export function statusOf(err: unknown): number | undefined {
   if (err instanceof ApiException) return err.code;
   const code = (err as { code?: unknown; statusCode?: unknown } | null)?.code ?? (err as { statusCode?: unknown } | null)?.statusCode;
   return typeof code === 'number' ? code : undefined;
 }
 
-function messageOf(err: unknown, timeoutMs: number): string {
+export function messageOf(err: unknown, timeoutMs: number): string {
   if (isTimeout(err)) return `no answer within ${timeoutMs} ms (--bind-timeout)`;
-  if (err instanceof ApiException) {
-    const body = err.body as { message?: unknown } | string | undefined;
-    const msg = typeof body === 'object' && body && typeof body.message === 'string' ? body.message : typeof body === 'string' ? body : err.message;
-    return `${err.code}: ${msg}`.slice(0, 500);
-  }
+  if (err instanceof ApiException) return `${err.code}: ${statusMessage(err.body) ?? err.message}`.slice(0, 500);
   return (err instanceof Error ? err.message : String(err)).slice(0, 500);
+}
+
+/** A Status body's message and its causes (client-node 1.x hands the body over as JSON text). */
+function statusMessage(body: unknown): string | undefined {
+  let b = body;
+  if (typeof b === 'string') {
+    try {
+      b = JSON.parse(b);
+    } catch {
+      return b as string;
+    }
+  }
+  const st = b as { message?: unknown; details?: { causes?: { message?: unknown }[] } } | null;
+  if (!st || typeof st !== 'object' || typeof st.message !== 'string') return typeof body === 'string' ? body : undefined;
+  const causes = (st.details?.causes ?? []).map((c) => c.message).filter((m): m is string => typeof m === 'string' && m !== '');
+  return causes.length > 0 ? `${st.message} (${causes.join('; ')})` : st.message;
 }
 
 /** Errors raised before the request left this process: the API server never saw it. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
 
 /** Could the API server have applied the write? Yes for timeouts, resets and 5xx; no for 4xx and refused connections. */
-function mayHaveApplied(err: unknown): boolean {
+export function mayHaveApplied(err: unknown): boolean {
   const status = statusOf(err);
   if (status !== undefined && status >= 400 && status < 500) return false;
   if (status !== undefined && status >= 500) return true;

@@ -1,7 +1,9 @@
 // Live cluster mode: the ledger fed by list/watch of Nodes and bound Pods; binds through the API.
 
 import type { Binder, ClusterSink } from '../state/sink.js';
+import type { PreemptionApi } from '../preempt/api.js';
 import { LiveBinder } from './binder.js';
+import { LiveEvictor } from './evictor.js';
 import { startClusterWatch } from './cluster-watch.js';
 import { loadKubeConfig } from './kubeconfig.js';
 import type { Logger, SyncState } from './reflector.js';
@@ -19,6 +21,8 @@ export interface LiveOptions {
 
 export interface LiveMode {
   binder: Binder;
+  /** Evictions, events and PodDisruptionBudgets for --preemption (no call is made unless it is used). */
+  preemptionApi: PreemptionApi;
   /** Nodes and pods in sync with the API server. */
   ready(): boolean;
   sync(): { nodes: SyncState; pods: SyncState };
@@ -29,5 +33,12 @@ export async function startLiveMode(opts: LiveOptions): Promise<LiveMode> {
   const kc = loadKubeConfig(opts.kubeconfig);
   opts.logger.info({ server: kc.getCurrentCluster()?.server }, 'live mode: watching nodes and bound pods');
   const watch = startClusterWatch(kc, { sink: opts.sink, logger: opts.logger, resyncPeriodMs: opts.resyncPeriodMs, apiTimeoutMs: opts.apiTimeoutMs ?? 60_000 });
-  return { binder: new LiveBinder(kc, { timeoutMs: opts.bindTimeoutMs ?? 4_000 }), ready: watch.ready, sync: watch.sync, stop: watch.stop };
+  const bindTimeoutMs = opts.bindTimeoutMs ?? 4_000;
+  return {
+    binder: new LiveBinder(kc, { timeoutMs: bindTimeoutMs }),
+    preemptionApi: new LiveEvictor(kc, { writeTimeoutMs: bindTimeoutMs, listTimeoutMs: opts.apiTimeoutMs ?? 60_000 }),
+    ready: watch.ready,
+    sync: watch.sync,
+    stop: watch.stop,
+  };
 }

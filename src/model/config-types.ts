@@ -39,9 +39,8 @@ export interface LedgerConfig {
   defaults: Required<Pick<PoolSettings, 'reservedMemoryBytes' | 'computeOvercommit' | 'mpsMaxClients' | 'placement'>>;
   scoring: { weights: ScoringWeights };
   /**
-   * When true (only with a preempt verb configured), capacity reasons go to FailedNodes so that
-   * kube-scheduler may try preemption; otherwise every gpu-ledger reason is unresolvable (the
-   * in-tree dry run cannot see GPU-share constraints: see the extender protocol notes).
+   * gpu-ledger preempts strictly lower-priority pods for GPU shares itself (serve --preemption):
+   * kube-scheduler's dry run cannot see GPU-share constraints, so its reasons stay unresolvable.
    */
   preemption: boolean;
   /** The file's `server` section: serve settings (flags and env vars override them). */

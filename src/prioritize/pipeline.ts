@@ -8,7 +8,8 @@ import { fitCached, type Placement } from '../filter/fit-cache.js';
 import type { GpuChooser } from '../gpu/place.js';
 import { NO_GPU, NODE_UNKNOWN } from '../gpu/reason.js';
 import type { ClusterState, ReserveResult } from '../state/cluster-state.js';
-import type { NodeLedger } from '../state/ledger.js';
+import { nodeWithout, type NodeLedger } from '../state/ledger.js';
+import { findCandidates, victimsOn, type Candidate, type Preemptor, type SearchOptions } from '../preempt/victims.js';
 import { demandShape, type Shape } from '../state/workload.js';
 import { fragmentationChooser } from './chooser.js';
 import { rankCpuPod, rankNodes, type RankContext, type Ranked } from './rank.js';
@@ -36,10 +37,22 @@ export class Pipeline {
   }
 
   /** Names → nodes in the ledger, or, for a full-Node request, the views built from it. */
-  resolver(views?: NodeViews): Resolve {
+  resolver(views?: NodeViews, uid?: string): Resolve {
     const ledger = this.state.ledger;
-    if (views) return (name) => views.get(name) ?? NO_GPU;
-    return (name): NodeLedger | Reason => ledger.nodes.get(name) ?? (ledger.knownWithoutGpu(name) ? NO_GPU : NODE_UNKNOWN);
+    const base: Resolve = views ? (name) => views.get(name) ?? NO_GPU : (name): NodeLedger | Reason => ledger.nodes.get(name) ?? (ledger.knownWithoutGpu(name) ? NO_GPU : NODE_UNKNOWN);
+    const own = uid ? this.nominatedNode(uid) : null;
+    if (own === null) return base;
+    // The pod's own nomination is its share: judge that node without it (a scratch copy).
+    return (name) => {
+      const node = base(name);
+      return name === own && 'inventory' in node ? nodeWithout(node, new Set([uid!])) : node;
+    };
+  }
+
+  /** The node where the pod holds a nomination (preemption), if any. */
+  nominatedNode(uid: string): string | null {
+    const a = this.state.ledger.pods.get(uid);
+    return a?.state === 'nominated' ? a.node : null;
   }
 
   /**
@@ -48,15 +61,36 @@ export class Pipeline {
    */
   filter(shape: ScoreShape, names: readonly string[], views?: NodeViews, uid?: string): FilterOutcome {
     if (uid) this.state.workload.observePod(uid, demandShape(shape));
-    return filterNodes(shape, names, this.resolver(views), this.placement());
+    return filterNodes(shape, names, this.resolver(views, uid), this.placement());
   }
 
-  rank(shape: ScoreShape, names: readonly string[], views?: NodeViews): Ranked[] {
-    return rankNodes(shape, names, this.resolver(views), this.context());
+  rank(shape: ScoreShape, names: readonly string[], views?: NodeViews, uid?: string): Ranked[] {
+    return rankNodes(shape, names, this.resolver(views, uid), this.context());
   }
 
   rankCpu(shape: ScoreShape, names: readonly string[], views?: NodeViews): Ranked[] {
     return rankCpuPod(shape, names, this.resolver(views), this.context());
+  }
+
+  /**
+   * Preemption's decision (a dry run: nothing changes): the candidate nodes among `names` where
+   * evicting strictly lower-priority pods makes the pod fit, best first, with the production chooser.
+   */
+  preemption(p: Preemptor, names: readonly string[], o: Omit<SearchOptions, 'chooser'> = {}): Candidate[] {
+    const ledger = this.state.ledger;
+    const nodes = (function* () {
+      for (const n of names) {
+        const node = ledger.nodes.get(n);
+        if (node) yield node;
+      }
+    })();
+    return findCandidates(p, nodes, { ...o, chooser: this.placement().chooser });
+  }
+
+  /** The victims on one node that must go besides `forced` (kube-scheduler's proposal, /preempt), or null. */
+  preemptionOn(p: Preemptor, nodeName: string, forced: ReadonlySet<string>, o: Omit<SearchOptions, 'chooser'> = {}): Candidate | null {
+    const node = this.state.ledger.nodes.get(nodeName);
+    return node ? victimsOn(p, node, { ...o, chooser: this.placement().chooser }, forced) : null;
   }
 
   /** Bind's decision: re-checks the pod on the node as it is now and reserves it in the same step. */

@@ -17,6 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BodyBudget, HttpError, parseSize, readBody, type BodyLimits } from './body.js';
 import type { ExtenderContext } from './extender.js';
 import type { Metrics } from './metrics.js';
+import type { Preemptor } from './preemption.js';
 import { SNAPSHOT_SYNC, type SyncSource } from './sync-gate.js';
 import { verbHandler } from './verbs.js';
 
@@ -26,6 +27,8 @@ export interface AppOptions {
   logger: Logger;
   metrics: Metrics;
   preemption: boolean;
+  /** gpu-ledger's own preemption (live mode with --preemption). */
+  preemptor?: Preemptor;
   /** Largest body accepted, e.g. "64mb". */
   maxBody: string;
   /** Bytes all bodies being read may hold at once (shared by both listeners). Default: 2 × maxBody. */
@@ -54,7 +57,7 @@ function sendJson(res: Response, status: number, body: unknown): void {
 
 /** The extender port's request listener: the verbs on node:http (./verbs.ts), /healthz, JSON 404s. */
 export function createVerbsHandler(opts: AppOptions): (req: IncomingMessage, res: ServerResponse) => void {
-  const ctx: ExtenderContext = { state: opts.state, pipeline: pipelineOf(opts), binder: opts.binder, logger: opts.logger, metrics: opts.metrics, preemption: opts.preemption };
+  const ctx: ExtenderContext = { state: opts.state, pipeline: pipelineOf(opts), binder: opts.binder, logger: opts.logger, metrics: opts.metrics, preemption: opts.preemption, preemptor: opts.preemptor };
   const limits: BodyLimits = { max: parseSize(opts.maxBody), maxText: opts.maxBody, budget: budgetOf(opts) };
   return verbHandler({ ctx, metrics: opts.metrics, logger: opts.logger, limits, sync: opts.sync ?? SNAPSHOT_SYNC });
 }
@@ -64,6 +67,7 @@ export function createApp(opts: AppOptions): express.Express {
   const pipeline = pipelineOf(opts);
   const { state, logger, metrics } = opts;
   const sync = opts.sync ?? SNAPSHOT_SYNC;
+  const explainOptions = { preemption: opts.preemption, going: opts.preemptor?.going };
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -97,7 +101,7 @@ export function createApp(opts: AppOptions): express.Express {
       if (pod === null || typeof pod !== 'object' || Array.isArray(pod) || (pod as { kind?: unknown }).kind !== 'Pod') {
         throw new HttpError(400, 'body must be a Pod (kind: Pod) in JSON or YAML');
       }
-      explainReply(req, res, explainPod(state.parse(pod), pipeline));
+      explainReply(req, res, explainPod(state.parse(pod), pipeline, undefined, explainOptions));
     } finally {
       end();
     }
@@ -109,7 +113,7 @@ export function createApp(opts: AppOptions): express.Express {
     if (!found) throw new HttpError(404, `pod ${ns}/${name} is not known to gpu-ledger (POST it to /explain instead)`);
     const demand = found.demand ?? (found.allocation ? state.demandOfAllocation(found.allocation) : undefined);
     if (!demand) throw new HttpError(404, `pod ${ns}/${name} is known to gpu-ledger but its GPU demand is not (POST it to /explain instead)`);
-    explainReply(req, res, explainPod(demand, pipeline));
+    explainReply(req, res, explainPod(demand, pipeline, undefined, explainOptions));
   });
 
   app.get('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));

@@ -12,6 +12,7 @@ import { nodeWithInventory, nodeWithout, type NodeLedger } from '../state/ledger
 import { BindConflictError, type Binder } from '../state/sink.js';
 import { BindOutcomeUnknownError } from '../kube/bind-outcome.js';
 import type { Metrics } from './metrics.js';
+import type { Preemptor } from './preemption.js';
 import type { ExtenderArgs, ExtenderBindingArgs, ExtenderFilterResult, ExtenderPreemptionArgs, HostPriority, MetaVictims } from './wire.js';
 
 export interface ExtenderContext {
@@ -20,8 +21,12 @@ export interface ExtenderContext {
   binder: Binder;
   logger: Logger;
   metrics: Metrics;
-  /** Capacity reasons → FailedNodes (only with a preempt verb). */
+  /**
+   * serve --preemption: gpu-ledger preempts lower-priority pods for GPU shares itself (`preemptor`,
+   * live mode only) and /preempt adds the GPU victims kube-scheduler's proposals lack.
+   */
   preemption: boolean;
+  preemptor?: Preemptor;
 }
 
 function dict<T>(): Record<string, T> {
@@ -59,9 +64,9 @@ export function handleFilter(ctx: ExtenderContext, args: ExtenderArgs): Extender
   for (const [name, reasons] of failed) {
     const r = reasons[0];
     byCode.set(r.code, (byCode.get(r.code) ?? 0) + 1);
-    const text = reasonText(r);
-    if (ctx.preemption && reasons.every((x) => x.resolvable)) reply.FailedNodes[name] = text;
-    else reply.FailedAndUnresolvableNodes[name] = text;
+    // Always unresolvable for kube-scheduler: its preemption dry run cannot see GPU shares and would
+    // find no victim (`expected at least one victim pod`). gpu-ledger preempts for them itself (--preemption).
+    reply.FailedAndUnresolvableNodes[name] = reasonText(r);
   }
   for (const [reason, n] of byCode) ctx.metrics.rejections.inc({ reason }, n);
   ctx.metrics.filterResults.inc({ result: 'passed' }, passed.length);
@@ -71,10 +76,20 @@ export function handleFilter(ctx: ExtenderContext, args: ExtenderArgs): Extender
     const keep = new Set(passed);
     reply.Nodes = { metadata: {}, items: (args.Nodes?.items ?? []).filter((n) => keep.has(String((n.metadata as { name: string }).name))) };
   }
+  // Refused everywhere: gpu-ledger's own preemption may start (never waiting on the API here).
+  if (ctx.preemptor && demand.managed && passed.length === 0 && failed.size > 0) {
+    try {
+      const preempting = ctx.preemptor.onRefused(demand, failed);
+      if (preempting) reply.Error = preempting;
+    } catch (err) {
+      // Preemption is an extra: whatever goes wrong there, the filter answer stays the truthful one.
+      ctx.logger.error({ err, pod: podLabel(demand), uid: demand.uid }, 'preemption failed to start');
+    }
+  }
   if (ctx.logger.isLevelEnabled('debug') && failed.size > 0) {
     ctx.logger.debug({ pod: podLabel(demand), uid: demand.uid, reasons: Object.fromEntries([...failed].map(([n, rs]) => [n, rs.map(detailText)])) }, 'filter reasons');
   }
-  ctx.logger.info({ verb: 'filter', pod: podLabel(demand), uid: demand.uid, managed: demand.managed, candidates: names.length, passed: passed.length, failed: failed.size }, 'filter');
+  ctx.logger.info({ verb: 'filter', pod: podLabel(demand), uid: demand.uid, managed: demand.managed, candidates: names.length, passed: passed.length, failed: failed.size, ...(reply.Error ? { error: reply.Error } : {}) }, 'filter');
   return reply;
 }
 
@@ -94,7 +109,7 @@ export function handlePrioritize(ctx: ExtenderContext, args: ExtenderArgs): Host
   const names = namesOf(args);
   ctx.metrics.nodesEvaluated.inc({ verb: 'prioritize' }, names.length);
   if (!demand.managed) return names.map((Host) => ({ Host, Score: 0 }));
-  const out = ctx.pipeline.rank(demand, names, requestViews(ctx, args)).map((r) => ({ Host: r.host, Score: r.score }));
+  const out = ctx.pipeline.rank(demand, names, requestViews(ctx, args), demand.uid || undefined).map((r) => ({ Host: r.host, Score: r.score }));
   ctx.logger.info({ verb: 'prioritize', pod: podLabel(demand), uid: demand.uid, candidates: names.length, best: out.reduce((a, b) => Math.max(a, b.Score), 0) }, 'prioritize');
   return out;
 }
@@ -181,23 +196,42 @@ export async function handleBind(ctx: ExtenderContext, args: ExtenderBindingArgs
   return { Error: '' };
 }
 
+/**
+ * kube-scheduler proposes victims for its in-tree reasons (CPU, memory, device-plugin replicas) only.
+ * Without --preemption: keep the candidate nodes where evicting them also frees enough GPU share.
+ * With it: on each candidate, add the fewest strictly lower-priority pods the GPU needs besides them
+ * (the same victim search as gpu-ledger's own preemption; kube-scheduler deletes whatever comes
+ * back), and drop the node when even that cannot make room. Nothing while gpu-ledger's own
+ * preemption for the pod is under way: one preemption per pod at a time.
+ */
 export function handlePreempt(ctx: ExtenderContext, args: ExtenderPreemptionArgs): { NodeNameToMetaVictims: Record<string, MetaVictims> } {
   const demand = ctx.state.demandOf(args.Pod);
   const out: Record<string, MetaVictims> = dict();
   const { chooser } = ctx.pipeline.placement();
+  const own = ctx.preemptor?.inProgress(demand.uid) === true;
+  let added = 0;
   for (const [name, victims] of Object.entries(args.NodeNameToMetaVictims)) {
     if (!demand.managed) {
       out[name] = victims;
       continue;
     }
+    if (own) continue;
     const node = ctx.state.ledger.nodes.get(name);
     if (!node) continue;
+    const proposed = new Set(victims.Pods.map((p) => p.UID));
+    if (ctx.preemption) {
+      const c = ctx.pipeline.preemptionOn(demand, name, proposed, { going: ctx.preemptor?.going });
+      if (!c) continue;
+      const extra = c.victims.filter((v) => !proposed.has(v.uid)).map((v) => ({ UID: v.uid }));
+      added += extra.length;
+      out[name] = extra.length > 0 ? { Pods: [...victims.Pods, ...extra], NumPDBViolations: victims.NumPDBViolations } : victims;
+      continue;
+    }
     // Would the pod fit once these victims are gone? Evaluated on a scratch copy.
-    const after = nodeWithout(node, new Set(victims.Pods.map((p) => p.UID)));
-    if (fit(demand, after, { chooser }).fits) out[name] = victims;
+    if (fit(demand, nodeWithout(node, proposed), { chooser }).fits) out[name] = victims;
   }
   ctx.logger.info(
-    { verb: 'preempt', pod: podLabel(demand), uid: demand.uid, candidates: Object.keys(args.NodeNameToMetaVictims).length, kept: Object.keys(out).length },
+    { verb: 'preempt', pod: podLabel(demand), uid: demand.uid, candidates: Object.keys(args.NodeNameToMetaVictims).length, kept: Object.keys(out).length, addedVictims: added, ownPreemption: own },
     'preempt',
   );
   return { NodeNameToMetaVictims: out };

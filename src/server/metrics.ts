@@ -5,6 +5,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { gpuCapacity, overcommits } from '../gpu/free.js';
 import type { ClusterState } from '../state/cluster-state.js';
+import { nodeWithout } from '../state/ledger.js';
 
 export interface Metrics {
   registry: Registry;
@@ -19,6 +20,10 @@ export interface Metrics {
   notInSync: Counter<'verb'>;
   /** Connections closed on arrival because a listener had --max-connections open. */
   connectionsDropped: Counter<'listener'>;
+  /** gpu-ledger's own preemption attempts (--preemption), by outcome. */
+  preemptions: Counter<'outcome'>;
+  /** Evictions of preemption victims, by outcome. */
+  preemptionVictims: Counter<'outcome'>;
 }
 
 export const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -38,6 +43,13 @@ export function createMetrics(state: ClusterState, ready: () => boolean = () => 
     badRequests: new Counter({ name: 'gpu_ledger_bad_requests_total', help: 'Requests rejected as malformed (4xx)', labelNames: ['verb'], registers: [registry] }),
     notInSync: new Counter({ name: 'gpu_ledger_not_in_sync_refusals_total', help: 'Verb calls refused because the ledger was not in sync with the API server', labelNames: ['verb'], registers: [registry] }),
     connectionsDropped: new Counter({ name: 'gpu_ledger_connections_dropped_total', help: 'Connections closed on arrival: the listener already had --max-connections open', labelNames: ['listener'], registers: [registry] }),
+    preemptions: new Counter({
+      name: 'gpu_ledger_preemptions_total',
+      help: 'Preemption attempts for GPU shares (--preemption): preempted (victims evicted, share nominated), nominated (only pods already going), deferred (cap or cool-down), blocked (every eviction refused by a PodDisruptionBudget), failed',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    preemptionVictims: new Counter({ name: 'gpu_ledger_preemption_victims_total', help: 'Evictions of preemption victims: evicted, gone (already deleted), blocked (429, PodDisruptionBudget), error', labelNames: ['outcome'], registers: [registry] }),
   };
 
   const g = (name: string, help: string, labelNames: string[], collect?: () => void) =>
@@ -52,7 +64,7 @@ export function createMetrics(state: ClusterState, ready: () => boolean = () => 
   const repCap = g('gpu_ledger_gpu_replicas_capacity', 'Shared replicas a GPU advertises', ['node', 'gpu']);
   const migAlloc = g('gpu_ledger_mig_instances_allocated', 'MIG instances in use', ['node', 'gpu', 'profile']);
   const migCap = g('gpu_ledger_mig_instances_capacity', 'MIG instances on a GPU', ['node', 'gpu', 'profile']);
-  const pods = g('gpu_ledger_pods', 'Pods in the ledger by state (bound, reserved; cpu-only: pods without GPUs kept for their CPU requests)', ['state']);
+  const pods = g('gpu_ledger_pods', 'Pods in the ledger by state (bound, reserved, nominated: a preemptor\'s share held while its victims go; cpu-only: pods without GPUs kept for their CPU requests)', ['state']);
   const nodes = g('gpu_ledger_nodes', 'GPU nodes in the ledger, and nodes with inventory problems', ['kind']);
   const over = g('gpu_ledger_node_overcommitted', '1 when pods bound outside the scheduler use more of a node than it has (or more pods than gpu-ledger accounts)', ['node']);
   const readyGauge = g('gpu_ledger_ready', '1 when the ledger is loaded and in sync with the API server', []);
@@ -61,20 +73,31 @@ export function createMetrics(state: ClusterState, ready: () => boolean = () => 
     for (const x of [memAlloc, memCap, thrAlloc, thrCap, repAlloc, repCap, migAlloc, migCap, pods, nodes, over]) x.reset();
     let bound = 0;
     let reserved = 0;
+    let nominated = 0;
     let cpuOnly = 0;
+    /** A nomination sits on top of its victims until they are gone: not an overcommit. */
+    const nominatedOn = new Map<string, Set<string>>();
     for (const a of state.ledger.pods.values()) {
       if (a.cpuOnly) cpuOnly++;
       else if (a.state === 'bound') bound++;
+      else if (a.state === 'nominated') {
+        nominated++;
+        let set = nominatedOn.get(a.node);
+        if (!set) nominatedOn.set(a.node, (set = new Set()));
+        set.add(a.uid);
+      }
       else reserved++;
     }
     pods.set({ state: 'cpu-only' }, cpuOnly);
     pods.set({ state: 'bound' }, bound);
     pods.set({ state: 'reserved' }, reserved);
+    pods.set({ state: 'nominated' }, nominated);
     let problems = 0;
     for (const n of state.ledger.nodes.values()) {
       const inv = n.inventory;
       if (inv.problems.length > 0) problems++;
-      if (n.unaccounted > 0 || overcommits(n).length > 0) over.set({ node: n.name }, 1);
+      const held = nominatedOn.get(n.name);
+      if (n.unaccounted > 0 || overcommits(held ? nodeWithout(n, held) : n).length > 0) over.set({ node: n.name }, 1);
       n.gpus.forEach((u, i) => {
         const labels = { node: n.name, gpu: String(i) };
         const { capacity, limits } = gpuCapacity(n, i);

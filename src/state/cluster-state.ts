@@ -12,7 +12,7 @@ import type { NodeProblem, PodDemand, Reason } from '../model/types.js';
 import { account, type FitResult } from '../gpu/place.js';
 import { NODE_UNKNOWN } from '../gpu/reason.js';
 import { fitKey } from '../gpu/shape.js';
-import { Ledger, type NodeLedger, type PodAllocation, type PodShape } from './ledger.js';
+import { Ledger, nodeWithout, type NodeLedger, type PodAllocation, type PodShape } from './ledger.js';
 
 export type { PodShape } from './ledger.js';
 import type { ClusterSink } from './sink.js';
@@ -32,7 +32,7 @@ export type ReserveResult =
   | { ok: false; reasons: Reason[]; conflict?: string };
 
 interface Obj {
-  metadata?: { name?: unknown; uid?: unknown; namespace?: unknown; resourceVersion?: unknown };
+  metadata?: { name?: unknown; uid?: unknown; namespace?: unknown; resourceVersion?: unknown; deletionTimestamp?: unknown };
   spec?: { nodeName?: unknown };
   status?: { phase?: unknown };
 }
@@ -231,14 +231,21 @@ export class ClusterState implements ClusterSink {
       return;
     }
     const { shape, key } = this.shapeOf(demand);
-    if (existing && existing.node === nodeName && existing.shapeKey === key && !existing.cpuOnly) {
-      // Already accounted where it is, for what it asks: only confirm a reservation.
+    // A pod being deleted keeps its share until it is gone; preemption must not pick it again.
+    const terminating = o.metadata?.deletionTimestamp !== undefined && o.metadata?.deletionTimestamp !== null;
+    if (existing && existing.node === nodeName && existing.shapeKey === key && !existing.cpuOnly && existing.state !== 'nominated') {
+      // Already accounted where it is, for what it asks: only confirm a reservation (and keep what
+      // preemption orders by: a pod bound by gpu-ledger learns its start time from the watch).
       this.ledger.confirm(uid);
+      if (terminating) existing.terminating = true;
+      if (demand.startTime !== null) existing.startTime = demand.startTime;
       return;
     }
-    // New, moved, or its demand changed (annotations edited on a running pod): account it again.
-    const pinned = demand.assignedGpus ?? (existing && existing.node === nodeName ? existing.sequence ?? null : null);
+    // New, moved, its demand changed (annotations edited on a running pod), or bound where it was only
+    // nominated: account it again.
+    const pinned = demand.assignedGpus ?? (existing && existing.node === nodeName && existing.state !== 'nominated' ? existing.sequence ?? null : null);
     this.record(demand, shape, key, nodeName, pinned);
+    if (terminating) this.ledger.pods.get(uid)!.terminating = true;
   }
 
   deletePod(uid: string): void {
@@ -256,14 +263,18 @@ export class ClusterState implements ClusterSink {
   reserve(demand: PodDemand, nodeName: string, decide: (node: NodeLedger) => FitResult): ReserveResult {
     this.expire();
     const existing = this.ledger.pods.get(demand.uid);
-    if (existing) {
+    // A nomination (preemption) is the pod's own share: it decides against the node without it, and
+    // becomes the reservation (or is dropped, when the pod binds elsewhere) in the same step.
+    const nominated = existing?.state === 'nominated' ? existing : undefined;
+    if (existing && !nominated) {
       if (existing.node === nodeName) return { ok: true, allocation: existing, sequence: existing.sequence ?? [], already: true };
       return { ok: false, reasons: [], conflict: existing.node };
     }
     const node = this.ledger.nodes.get(nodeName);
     if (!node) return { ok: false, reasons: [NODE_UNKNOWN] };
-    const fit = decide(node);
+    const fit = decide(nominated && nominated.node === nodeName ? nodeWithout(node, new Set([demand.uid])) : node);
     if (!fit.fits) return { ok: false, reasons: fit.reasons };
+    if (nominated) this.ledger.remove(demand.uid);
     const { shape, key } = this.shapeOf(demand);
     const allocation: PodAllocation = {
       uid: demand.uid,
@@ -283,6 +294,37 @@ export class ClusterState implements ClusterSink {
     this.ledger.put(allocation);
     this.workload.observePod(demand.uid, WorkloadModel.shapeOfTakes(fit.takes, demand.cpuMilli));
     return { ok: true, allocation, sequence: fit.sequence, already: false };
+  }
+
+  /**
+   * Holds the share a preemptor gets on a node once its victims are gone (`takes` decided on the node
+   * without them): every other pod's filter and bind see it as taken until the preemptor binds, the
+   * TTL passes, or dropNomination. The victims keep their own share until they are really gone.
+   */
+  nominate(demand: PodDemand, nodeName: string, takes: PodAllocation['takes'], sequence: readonly number[], ttlMs: number): PodAllocation {
+    const { shape, key } = this.shapeOf(demand);
+    const allocation: PodAllocation = {
+      uid: demand.uid,
+      namespace: demand.namespace,
+      name: demand.name,
+      node: nodeName,
+      takes,
+      sequence,
+      shape,
+      shapeKey: key,
+      cpuMilli: demand.cpuMilli,
+      priority: demand.priority,
+      startTime: null,
+      state: 'nominated',
+      expiresAt: this.now() + ttlMs,
+    };
+    this.ledger.put(allocation);
+    return allocation;
+  }
+
+  /** Drops a pod's nomination, if it has one (its preemption failed). */
+  dropNomination(uid: string): void {
+    if (this.ledger.pods.get(uid)?.state === 'nominated') this.ledger.remove(uid);
   }
 
   /** Drops a reservation that did not become a binding (bind failed). Bound pods are kept. */

@@ -16,7 +16,11 @@ export type { GpuUsage } from '../gpu/usage.js';
 export interface PodShape extends FitShape {
   readonly tier: string | null;
 }
-export type AllocState = 'bound' | 'reserved';
+/**
+ * `bound`: running (or bound by our own Binding); `reserved`: bind in flight; `nominated`: the share a
+ * preemptor will get once its victims are gone (preemption), held against every other pod.
+ */
+export type AllocState = 'bound' | 'reserved' | 'nominated';
 
 export interface PodAllocation extends PodRef {
   node: string;
@@ -38,8 +42,10 @@ export interface PodAllocation extends PodRef {
   boundAt?: number;
   /** More pods on one of its GPUs than the ledger accounts exactly: recorded, takes not applied. */
   unaccounted?: boolean;
+  /** The pod has a deletionTimestamp: still holds its share until it is gone, but is on its way out. */
+  terminating?: boolean;
   state: AllocState;
-  /** Epoch ms after which a reservation is dropped (Infinity for bound pods). */
+  /** Epoch ms after which a reservation or nomination is dropped (Infinity for bound pods). */
   expiresAt: number;
 }
 
@@ -106,8 +112,8 @@ export class Ledger {
   readonly cpuNodes = new Set<string>();
   /** Pods recorded on a node the ledger does not have (yet, or any more), by node name. */
   private readonly detached = new Map<string, Set<string>>();
-  /** UIDs of the reservations (expire() looks at these only). */
-  private readonly reserved = new Set<string>();
+  /** UIDs of the reservations and nominations (expire() looks at these only). */
+  private readonly expiring = new Set<string>();
   /** Bumped on every change anywhere (metrics, caches). */
   generation = 0;
 
@@ -174,7 +180,7 @@ export class Ledger {
   put(alloc: PodAllocation): void {
     this.remove(alloc.uid);
     this.pods.set(alloc.uid, alloc);
-    if (alloc.state === 'reserved') this.reserved.add(alloc.uid);
+    if (alloc.state !== 'bound') this.expiring.add(alloc.uid);
     const node = this.nodes.get(alloc.node);
     if (node) {
       node.pods.set(alloc.uid, alloc);
@@ -193,7 +199,7 @@ export class Ledger {
     const alloc = this.pods.get(uid);
     if (!alloc) return undefined;
     this.pods.delete(uid);
-    this.reserved.delete(uid);
+    this.expiring.delete(uid);
     const node = this.nodes.get(alloc.node);
     if (node && node.pods.delete(uid)) {
       this.apply(node, alloc, -1);
@@ -216,17 +222,17 @@ export class Ledger {
       alloc.state = 'bound';
       alloc.expiresAt = Infinity;
       alloc.boundAt = now;
-      this.reserved.delete(uid);
+      this.expiring.delete(uid);
       this.generation++;
     }
   }
 
-  /** Drops reservations whose TTL passed. Returns what expired. */
+  /** Drops reservations and nominations whose TTL passed. Returns what expired. */
   expire(now: number): PodAllocation[] {
     const expired: PodAllocation[] = [];
-    for (const uid of this.reserved) {
+    for (const uid of this.expiring) {
       const alloc = this.pods.get(uid);
-      if (alloc && alloc.state === 'reserved' && alloc.expiresAt <= now) expired.push(alloc);
+      if (alloc && alloc.state !== 'bound' && alloc.expiresAt <= now) expired.push(alloc);
     }
     for (const alloc of expired) this.remove(alloc.uid);
     return expired;

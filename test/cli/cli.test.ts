@@ -73,6 +73,26 @@ describe('gpu-ledger CLI', () => {
     expect([e.statusHost, e.statusPort, e.bindTimeoutMs, e.maxConnections]).toEqual(['10.0.0.1', 9002, 2500, 8]);
   });
 
+  it('preemption: off by default; flag > env var > config file, and its settings', () => {
+    const opts = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+      const o = resolveServeOptions(['--snapshot', 'x.yaml', ...argv], env);
+      if (o === 'help') throw new Error('unexpected help');
+      return o;
+    };
+    expect([opts([]).preemption, opts([]).preemptionSettings]).toEqual([false, { nominationTtlMs: 120_000, maxEvictionsInFlight: 10, cooldownMs: 5_000 }]);
+    expect(opts(['--preemption', '--preemption-ttl', '30s', '--preemption-max-evictions', '2', '--preemption-cooldown', '0s'])).toMatchObject({
+      preemption: true,
+      preemptionSettings: { nominationTtlMs: 30_000, maxEvictionsInFlight: 2, cooldownMs: 0 },
+    });
+    const file = ['--config', 'test/fixtures/config/preemption.yaml'];
+    expect(opts(file)).toMatchObject({ preemption: true, preemptionSettings: { nominationTtlMs: 90_000, maxEvictionsInFlight: 4, cooldownMs: 2_000 } });
+    // The env var turns off what the file turns on.
+    expect(opts(file, { GPU_LEDGER_PREEMPTION: 'false' }).preemption).toBe(false);
+    expect(opts([], { GPU_LEDGER_PREEMPTION: 'true' }).preemption).toBe(true);
+    expect(() => opts(['--preemption-max-evictions', '0'])).toThrow('--preemption-max-evictions "0" must be a positive whole number');
+    expect(() => opts(['--preemption-ttl', '0s'])).toThrow('--preemption-ttl "0s" must be longer than 0');
+  });
+
   it('transport and exposure settings are validated with the flag and the value', () => {
     const bad = (argv: string[]) => () => resolveServeOptions(['--snapshot', 'x.yaml', ...argv], {});
     expect(bad(['--port', '8888', '--status-port', '8888'])).toThrow('--status-port 8888 must differ from --port');

@@ -43,7 +43,7 @@ describe('gpu-ledger config files', () => {
   });
 
   for (const f of FILES) {
-    it(`${rel(f)}: accepted by the real parser; no preemption without a preemptVerb`, () => {
+    it(`${rel(f)}: accepted by the real parser; preemption off (opt-in)`, () => {
       const cfg = parseConfig(readText(f), f);
       expect(cfg.preemption).toBe(false);
       expect(cfg.server).toBeUndefined(); // serve settings come from the Deployment's args

@@ -94,7 +94,7 @@ describe('the gpu-ledger sidecar', () => {
 
   it('the args check rejects unknown flags, values on booleans and flags without values', () => {
     expect(checkLedgerArgs(['serve', '--prot=8888', '--preemption=true', '--host', '--log-level=debug', '--log-level=info'])).toEqual([
-      '--prot: not a serve flag (known: snapshot, config, host, port, status-host, status-port, tls-cert, tls-key, client-ca, max-body, body-budget, max-connections, kubeconfig, api-timeout, bind-timeout, reservation-ttl, resync-period, preemption, log-level)',
+      '--prot: not a serve flag (known: snapshot, config, host, port, status-host, status-port, tls-cert, tls-key, client-ca, max-body, body-budget, max-connections, kubeconfig, api-timeout, bind-timeout, reservation-ttl, resync-period, preemption, preemption-ttl, preemption-max-evictions, preemption-cooldown, log-level)',
       '--preemption: boolean flag takes no value (got "true"); omit it for false',
       '--host: needs a value',
       '--host: write --host=<value> (one list item per flag)',

@@ -11,7 +11,10 @@ export interface Permission {
   verb: string;
 }
 
-export type ApiClass = 'CoreV1Api' | 'EventsV1Api' | 'CoordinationV1Api';
+export type ApiClass = 'CoreV1Api' | 'EventsV1Api' | 'CoordinationV1Api' | 'PolicyV1Api';
+
+/** The API classes the table knows; a client of any other class is reported, never ignored. */
+export const API_CLASSES: readonly ApiClass[] = ['CoreV1Api', 'EventsV1Api', 'CoordinationV1Api', 'PolicyV1Api'];
 
 export interface MethodRule extends Permission {
   api: ApiClass;
@@ -49,6 +52,9 @@ export const METHOD_RULES: Readonly<Record<string, readonly MethodRule[]>> = {
   // events, both groups
   createNamespacedEvent: [core('events', 'create'), { api: 'EventsV1Api', apiGroup: 'events.k8s.io', resource: 'events', verb: 'create' }],
   patchNamespacedEvent: [core('events', 'patch'), { api: 'EventsV1Api', apiGroup: 'events.k8s.io', resource: 'events', verb: 'patch' }],
+  // PodDisruptionBudgets (preemption orders victims by the budgets they would violate)
+  listPodDisruptionBudgetForAllNamespaces: [{ api: 'PolicyV1Api', apiGroup: 'policy', resource: 'poddisruptionbudgets', verb: 'list' }],
+  listNamespacedPodDisruptionBudget: [{ api: 'PolicyV1Api', apiGroup: 'policy', resource: 'poddisruptionbudgets', verb: 'list' }],
   // other objects a scheduler extender might read
   listNamespace: [core('namespaces', 'list')],
   readNamespace: [core('namespaces', 'get')],
@@ -127,7 +133,7 @@ export function scanSource(text: string, knownApiMethods: ReadonlySet<string> = 
   const permissions: Permission[] = [];
   const calls: string[] = [];
   const unmapped: string[] = [];
-  const apiClasses: readonly string[] = ['CoreV1Api', 'EventsV1Api', 'CoordinationV1Api'];
+  const apiClasses: readonly string[] = API_CLASSES;
   // receiver expression (as written, `this.` kept) → API class
   const clients = new Map<string, string>();
   for (const m of code.matchAll(/((?:this\.)?[A-Za-z_$][\w$]*)\s*=\s*[\w$.]+\.makeApiClient\(\s*([A-Za-z_$][\w$]*Api)\s*\)/g)) clients.set(m[1], m[2]);
@@ -141,6 +147,10 @@ export function scanSource(text: string, knownApiMethods: ReadonlySet<string> = 
     const [, receiver, name] = m;
     const cls = clients.get(receiver);
     if (!anyReceiver && cls === undefined) continue;
+    if (cls !== undefined && !apiClasses.includes(cls)) {
+      unmapped.push(`${cls}.${name}() (API class not in the table: add it to API_CLASSES and METHOD_RULES)`);
+      continue;
+    }
     const rules = METHOD_RULES[name];
     if (rules) {
       const pick = cls !== undefined ? rules.filter((r) => r.api === cls) : rules.filter((r) => mentioned.length === 0 || mentioned.includes(r.api));

@@ -41,7 +41,7 @@ describe('scheduler-config files', () => {
     it(`${label}: passes kube-scheduler's validation rules`, () => {
       expect(validateKubeSchedulerConfiguration(asRec(doc))).toEqual([]);
     });
-    it(`${label}: gpu-ledger's extender first: filter + prioritize + bind, node cache, not ignorable`, () => {
+    it(`${label}: gpu-ledger's extender first: filter + prioritize + bind + preempt, node cache, not ignorable`, () => {
       const exts = asList(asRec(doc).extenders).map(asRec);
       // The default-scheduler variant adds the prioritize-only entry for pods without GPUs.
       expect(exts).toHaveLength(file.endsWith('default-scheduler.yaml') ? 2 : 1);
@@ -51,11 +51,10 @@ describe('scheduler-config files', () => {
         for (const k of ['filterVerb', 'bindVerb', 'preemptVerb', 'managedResources']) expect(cpu[k], k).toBeUndefined();
       }
       const ext = exts[0];
-      expect(ext).toMatchObject({ filterVerb: 'filter', prioritizeVerb: 'prioritize', bindVerb: 'bind', nodeCacheCapable: true, ignorable: false });
+      // preempt: kube-scheduler's own victims (in-tree reasons) are checked, or completed, for GPU shares
+      expect(ext).toMatchObject({ filterVerb: 'filter', prioritizeVerb: 'prioritize', bindVerb: 'bind', preemptVerb: 'preempt', nodeCacheCapable: true, ignorable: false });
       expect(ext.weight).toBeTypeOf('number');
       expect(ext.weight as number).toBeGreaterThan(0);
-      // the configs ship preemption: false; a preemptVerb only goes with gpu-ledger --preemption
-      expect(ext.preemptVerb).toBeUndefined();
       const timeout = goDurationMs(String(ext.httpTimeout));
       expect(timeout).toBeGreaterThan(0);
       expect(timeout).toBeLessThanOrEqual(30_000);

@@ -13,6 +13,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { startServer, type RunningServer } from '../../src/cli/serve.js';
 import { defaultConfig } from '../../src/model/config-types.js';
+import { DEFAULT_PREEMPTION, type PreemptionSettings } from '../../src/server/preemption.js';
 import type { E2eEnv } from './control-plane.js';
 import { until } from './wait.js';
 
@@ -25,6 +26,9 @@ export interface LedgerOptions {
   resyncPeriodMs?: number;
   /** wait for /readyz before returning (default true) */
   waitReady?: boolean;
+  /** serve --preemption (default off), and its settings */
+  preemption?: boolean;
+  preemptionSettings?: Partial<PreemptionSettings>;
 }
 
 export interface Ledger {
@@ -71,7 +75,8 @@ export async function startLedger(env: E2eEnv, o: LedgerOptions = {}): Promise<L
       kubeconfig: o.kubeconfig ?? env.kubeconfig,
       reservationTtlMs: o.reservationTtlMs ?? 120_000,
       resyncPeriodMs: o.resyncPeriodMs ?? 300_000,
-      preemption: false,
+      preemption: o.preemption ?? false,
+      preemptionSettings: { ...DEFAULT_PREEMPTION, ...o.preemptionSettings },
       logLevel: 'info',
     },
     logger,

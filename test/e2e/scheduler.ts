@@ -27,15 +27,18 @@ export interface SchedulerOptions {
   kubeconfig?: string;
   /** keep the shipped leader election (its own lease, and so the lease RBAC) instead of turning it off */
   leaderElection?: boolean;
+  /** false: drop the shipped preemptVerb (to show what works without it) */
+  preemptVerb?: boolean;
 }
 
-export function adaptConfig(config: Rec, o: { kubeconfig: string; extenderUrl: string; leaderElection?: boolean }): Rec {
+export function adaptConfig(config: Rec, o: { kubeconfig: string; extenderUrl: string; leaderElection?: boolean; preemptVerb?: boolean }): Rec {
   const c = structuredClone(config);
   c.clientConnection = { ...((c.clientConnection as Rec | undefined) ?? {}), kubeconfig: o.kubeconfig };
   if (!o.leaderElection) c.leaderElection = { ...((c.leaderElection as Rec | undefined) ?? {}), leaderElect: false };
   const extenders = c.extenders as Rec[];
   if (extenders.length !== 1) throw new Error(`${SHIPPED_CONFIG}: expected one extender, found ${extenders.length}`);
   extenders[0].urlPrefix = o.extenderUrl;
+  if (o.preemptVerb === false) delete extenders[0].preemptVerb;
   return c;
 }
 
@@ -47,7 +50,7 @@ let written = 0;
  */
 export async function startScheduler(env: E2eEnv, extenderUrl: string, o: SchedulerOptions = {}): Promise<string> {
   const file = join(env.work, `scheduler-${process.pid}-${++written}.yaml`);
-  writeFileSync(file, yaml.dump(adaptConfig(shippedConfig(), { kubeconfig: o.kubeconfig ?? env.kubeconfig, extenderUrl, leaderElection: o.leaderElection })));
+  writeFileSync(file, yaml.dump(adaptConfig(shippedConfig(), { kubeconfig: o.kubeconfig ?? env.kubeconfig, extenderUrl, leaderElection: o.leaderElection, preemptVerb: o.preemptVerb })));
   await controlPlane(env.script, ['scheduler', env.dir, file]);
   return schedulerName();
 }
