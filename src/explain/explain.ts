@@ -103,7 +103,8 @@ function takeView(t: GpuTake): ExplainedTake {
   };
 }
 
-function nodeProblems(node: NodeLedger): string[] {
+/** Inventory problems, capacity in use beyond what the node has, pods beyond what is accounted (explain, the ledger view). */
+export function nodeProblems(node: NodeLedger): string[] {
   const out = node.inventory.problems.map((p) => p.message);
   for (const o of overcommits(node)) {
     const amt = (v: number) => (o.dimension === 'memory' ? formatBytes(v) : o.dimension === 'threads' ? formatMilli(v) : String(v));
