@@ -31,4 +31,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'resync-period', type: 'string', default: '5m', env: 'GPU_LEDGER_RESYNC_PERIOD', help: 'live mode: full relist period (guards against silently stalled watches)' },
   { name: 'preemption', type: 'boolean', default: 'false', env: 'GPU_LEDGER_PREEMPTION', help: 'report capacity reasons as resolvable (FailedNodes); only with a preemptVerb configured' },
   { name: 'log-level', type: 'string', default: 'info', env: 'GPU_LEDGER_LOG_LEVEL', help: 'pino level: fatal, error, warn, info, debug, trace' },
+  // --- the ledger page, per-pod metrics, readable logs ---
+  { name: 'log-format', type: 'string', default: 'json', env: 'GPU_LEDGER_LOG_FORMAT', help: 'json (one object per line, for log collectors) or pretty (one readable line, for a terminal)' },
+  { name: 'pod-metrics', type: 'boolean', default: 'false', env: 'GPU_LEDGER_POD_METRICS', help: 'per-pod allocation gauges gpu_ledger_pod_* (pod, namespace, node, GPU: MPS memory, thread share, replicas, MIG): one series per pod and GPU' },
 ];

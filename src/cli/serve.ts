@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { loadConfigFile } from '../model/config.js';
 import { defaultConfig, type LedgerConfig } from '../model/config-types.js';
 import { createApp, createVerbsHandler } from '../server/app.js';
@@ -21,6 +21,7 @@ import { ClusterState } from '../state/cluster-state.js';
 import type { Binder, BindRequest } from '../state/sink.js';
 import { SERVE_FLAGS } from './flags.js';
 import { loadSnapshotFiles } from './snapshot-files.js';
+import { createLogger, type LogFormat } from './pretty-log.js';
 import { UsageError } from './explain.js';
 
 export interface ServeOptions {
@@ -49,6 +50,10 @@ export interface ServeOptions {
   resyncPeriodMs: number;
   preemption: boolean;
   logLevel: string;
+  /** json (default) or pretty. */
+  logFormat?: LogFormat;
+  /** Per-pod allocation gauges (opt-in: one series per pod and GPU). */
+  podMetrics?: boolean;
   /** HTTP timeouts (tests shorten them; not flags). */
   transport?: Partial<Transport>;
 }
@@ -113,6 +118,8 @@ const CONFIG_KEY: Record<string, string> = {
   'client-ca': 'clientCa',
   kubeconfig: 'kubeconfig',
   preemption: 'preemption',
+  'log-format': 'logFormat',
+  'pod-metrics': 'podMetrics',
 };
 
 export const SERVE_USAGE = `usage: gpu-ledger serve [flags]
@@ -185,6 +192,10 @@ export function resolveServeOptions(argv: string[], env: NodeJS.ProcessEnv = pro
   if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new UsageError('--tls-cert and --tls-key go together');
   const clientCa = get('client-ca');
   if (clientCa && !tlsCert) throw new UsageError('--client-ca needs --tls-cert/--tls-key (mTLS is HTTPS)');
+  const logFormat = get('log-format') ?? 'json';
+  if (logFormat !== 'json' && logFormat !== 'pretty') throw new UsageError(`--log-format "${logFormat}" must be json or pretty`);
+  const podMetricsText = get('pod-metrics') ?? 'false';
+  if (!['true', 'false', '1', '0'].includes(podMetricsText)) throw new UsageError(`--pod-metrics "${podMetricsText}" must be true or false`);
   const pre = get('preemption');
   const preemption = pre === 'true' || (pre === undefined ? config.preemption : pre === '1');
   return {
@@ -207,6 +218,8 @@ export function resolveServeOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     resyncPeriodMs: parseDuration(get('resync-period') ?? '5m', '--resync-period'),
     preemption: preemption || config.preemption,
     logLevel,
+    logFormat,
+    podMetrics: podMetricsText === 'true' || podMetricsText === '1',
   };
 }
 
@@ -241,7 +254,7 @@ function harden(server: http.Server, name: string, transport: Transport, maxConn
   });
 }
 
-export async function startServer(opts: ServeOptions, logger: Logger = pino({ level: opts.logLevel })): Promise<RunningServer> {
+export async function startServer(opts: ServeOptions, logger: Logger = createLogger(opts.logLevel, opts.logFormat)): Promise<RunningServer> {
   const state = new ClusterState({ config: opts.config, reservationTtlMs: opts.reservationTtlMs });
   let binder: Binder;
   let sync: SyncSource = SNAPSHOT_SYNC;
@@ -267,7 +280,7 @@ export async function startServer(opts: ServeOptions, logger: Logger = pino({ le
     sync = () => ({ inSync: live.ready(), resources: live.sync() });
     stopLive = live.stop;
   }
-  const metrics = createMetrics(state, () => state.ready() && sync().inSync);
+  const metrics = createMetrics(state, () => state.ready() && sync().inSync, { podMetrics: opts.podMetrics });
   const maxBody = parseSize(opts.maxBody);
   const budgetText = opts.bodyBudget ?? `2 × ${opts.maxBody}`;
   const budget = new BodyBudget(opts.bodyBudget ? parseSize(opts.bodyBudget) : 2 * maxBody, budgetText);
@@ -341,7 +354,7 @@ export async function runServe(argv: string[]): Promise<number> {
     process.stdout.write(SERVE_USAGE);
     return 0;
   }
-  const logger = pino({ level: opts.logLevel });
+  const logger = createLogger(opts.logLevel, opts.logFormat);
   const running = await startServer(opts, logger);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
