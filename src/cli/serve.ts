@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { loadConfigFile } from '../model/config.js';
 import { defaultConfig, type LedgerConfig } from '../model/config-types.js';
@@ -22,7 +21,8 @@ import type { Binder, BindRequest } from '../state/sink.js';
 import { SERVE_FLAGS } from './flags.js';
 import { loadSnapshotFiles } from './snapshot-files.js';
 import { createLogger, type LogFormat } from './pretty-log.js';
-import { UsageError } from './explain.js';
+import { UsageError } from './usage-error.js';
+import { parseCommand } from './args.js';
 
 export interface ServeOptions {
   snapshot: string[];
@@ -124,20 +124,29 @@ const CONFIG_KEY: Record<string, string> = {
 
 export const SERVE_USAGE = `usage: gpu-ledger serve [flags]
 
+Serves the extender verbs (filter, prioritize, bind, preempt) on the extender port and the read-only
+status port (metrics, health, readiness, explain, the ledger page /ui/ and /api/ledger), from
+snapshot files or, without --snapshot, from the cluster (live mode). Each flag can also be set by
+its environment variable or the config file's server: section (flag > env > file > default).
+
+flags:
 ${SERVE_FLAGS.map((f) => `  --${f.name}${f.type === 'string' ? ' <value>' : ''}${f.multiple ? '...' : ''}\n      ${f.help}${f.default !== undefined ? ` (default ${f.default})` : ''}; env ${f.env}`).join('\n')}
+  -h, --help
+      this help
+
+examples:
+  gpu-ledger serve --snapshot examples/demo-cluster.yaml          # the demo (npm start); page: http://127.0.0.1:8889/ui/
+  gpu-ledger serve --kubeconfig ~/.kube/config --log-format pretty  # live mode from a workstation
+  gpu-ledger serve --config /etc/gpu-ledger/config.yaml --status-host 0.0.0.0 --pod-metrics
 `;
 
 /** Resolves every setting: flag > env var > config file `server:` section > default. */
 export function resolveServeOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): ServeOptions | 'help' {
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { help: { type: 'boolean' } };
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
   for (const f of SERVE_FLAGS) options[f.name] = { type: f.type, ...(f.multiple ? { multiple: true } : {}) };
-  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
-  try {
-    ({ values } = parseArgs({ args: argv, options, allowPositionals: false, strict: true }));
-  } catch (err) {
-    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n${SERVE_USAGE}`);
-  }
-  if (values.help) return 'help';
+  const parsed = parseCommand({ command: 'gpu-ledger serve', options }, argv);
+  if (parsed === 'help') return 'help';
+  const { values } = parsed;
   const configPath = (values.config as string | undefined) ?? env.GPU_LEDGER_CONFIG;
   const config = configPath ? loadConfigFile(configPath) : defaultConfig();
   const get = (name: string): string | undefined => {
