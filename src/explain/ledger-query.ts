@@ -11,6 +11,11 @@ export const DEFAULT_PAGE = 100;
 export const MAX_PAGE = 500;
 /** Beyond any real cluster (the largest run 65,000 nodes): a larger offset is a mistake. */
 export const MAX_OFFSET = 1_000_000;
+/** Pods listed per GPU: by default, and at most (the count is always exact). */
+export const DEFAULT_PODS_PER_GPU = 16;
+export const MAX_PODS_PER_GPU_LISTED = 512;
+/** limit × pods: what one page may list, so a dump of a large cluster is paged, never one huge reply. */
+export const MAX_PAGE_PODS = 16_384;
 
 export interface LedgerQuery {
   /** Part of a node name (case-insensitive). */
@@ -22,9 +27,11 @@ export interface LedgerQuery {
   namespace: string | null;
   limit: number;
   offset: number;
+  /** Pods listed per GPU. */
+  pods: number;
 }
 
-export const LEDGER_QUERY_KEYS = ['node', 'pool', 'mode', 'namespace', 'limit', 'offset'] as const;
+export const LEDGER_QUERY_KEYS = ['node', 'pool', 'mode', 'namespace', 'limit', 'offset', 'pods'] as const;
 
 export class QueryError extends Error {
   constructor(message: string) {
@@ -65,15 +72,20 @@ export function parseLedgerQuery(params: Readonly<Record<string, unknown>>, pool
   if (pool !== null && !pools.includes(pool)) {
     throw new QueryError(`pool ${show(pool)} is not a pool of the config file${pools.length ? ` (${pools.join(', ')})` : ' (it defines none)'}`);
   }
-  const limit = text('limit');
+  const limitText = text('limit');
   const offset = text('offset');
+  const podsText = text('pods');
+  const limit = limitText === null ? DEFAULT_PAGE : whole('limit', limitText, 1, MAX_PAGE);
+  const pods = podsText === null ? DEFAULT_PODS_PER_GPU : whole('pods', podsText, 0, MAX_PODS_PER_GPU_LISTED);
+  if (limit * pods > MAX_PAGE_PODS) throw new QueryError(`limit ${limit} × pods ${pods} lists more than ${MAX_PAGE_PODS} pods per GPU row: ask for fewer nodes per page (offset pages on)`);
   return {
     node: text('node'),
     pool,
     mode,
     namespace: text('namespace'),
-    limit: limit === null ? DEFAULT_PAGE : whole('limit', limit, 1, MAX_PAGE),
+    limit,
     offset: offset === null ? 0 : whole('offset', offset, 0, MAX_OFFSET),
+    pods,
   };
 }
 
@@ -84,5 +96,6 @@ export function queryParams(q: LedgerQuery, change: Partial<LedgerQuery> = {}): 
   for (const k of ['node', 'pool', 'mode', 'namespace'] as const) if (v[k]) out.set(k, v[k]);
   if (v.limit !== DEFAULT_PAGE) out.set('limit', String(v.limit));
   if (v.offset > 0) out.set('offset', String(v.offset));
+  if (v.pods !== DEFAULT_PODS_PER_GPU) out.set('pods', String(v.pods));
   return out;
 }

@@ -15,11 +15,10 @@ import { nodeCpuFree, nodeFragmentation } from '../prioritize/scorers.js';
 import type { ClusterState } from '../state/cluster-state.js';
 import type { NodeLedger, PodAllocation } from '../state/ledger.js';
 import { nodeProblems } from './explain.js';
-import type { LedgerQuery } from './ledger-query.js';
+import { DEFAULT_PODS_PER_GPU, MAX_PODS_PER_GPU_LISTED, type LedgerQuery } from './ledger-query.js';
 
-/** Pods listed per GPU in a page of nodes (the count is always exact); a node's own view lists more. */
-export const PODS_PER_GPU_IN_LIST = 16;
-export const PODS_PER_GPU_IN_NODE = 512;
+/** Pods listed per GPU in a node's own view (a page of nodes lists LedgerQuery.pods). */
+export const PODS_PER_GPU_IN_NODE = MAX_PODS_PER_GPU_LISTED;
 /** Namespaces offered as a filter. */
 export const MAX_NAMESPACE_FACETS = 200;
 
@@ -109,7 +108,7 @@ export interface LedgerView {
   generatedAt: string;
   ready: boolean;
   totals: { gpuNodes: number; cpuNodes: number; problemNodes: number; gpus: number; pods: { bound: number; reserved: number; cpuOnly: number } };
-  query: Omit<LedgerQuery, 'limit' | 'offset'>;
+  query: Omit<LedgerQuery, 'limit' | 'offset' | 'pods'>;
   /** Nodes matching the filters; `nodes` is the page [offset, offset + limit) of them by name. */
   matched: number;
   offset: number;
@@ -182,7 +181,7 @@ function podCounts(pods: Iterable<PodAllocation>): { bound: number; reserved: nu
 }
 
 /** One node as the view shows it; `podsPerGpu` bounds the pods listed per GPU. */
-export function nodeView(state: ClusterState, node: NodeLedger, namespace: string | null = null, podsPerGpu = PODS_PER_GPU_IN_LIST): NodeView {
+export function nodeView(state: ClusterState, node: NodeLedger, namespace: string | null = null, podsPerGpu = DEFAULT_PODS_PER_GPU): NodeView {
   const inv = node.inventory;
   const free = gpuFree(node);
   const pods = podsByGpu(node, namespace);
@@ -297,7 +296,7 @@ export function ledgerView(state: ClusterState, q: LedgerQuery, ready: boolean, 
     offset: q.offset,
     limit: q.limit,
     nextOffset: next < matched.length ? next : null,
-    nodes: page.map((n) => nodeView(state, n, q.namespace)),
+    nodes: page.map((n) => nodeView(state, n, q.namespace, q.pods)),
     facets: {
       pools: state.config.pools.map((p) => p.name),
       modes: [...modes].sort(),
