@@ -6,19 +6,15 @@
 // Without /usr/bin/chromium the suite skips with one line; GPU_LEDGER_BROWSER_REQUIRED=1 (set by
 // .ci/run once it has installed Chromium) turns that into a failure.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/cli/serve.js';
 import { parseYaml } from '../../src/model/yaml.js';
 import { Pipeline } from '../../src/prioritize/pipeline.js';
+import { CHROMIUM, hasChromium as present, launchChromium } from '../helpers/chromium.js';
 import { serve } from '../server/harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
-const present = existsSync(CHROMIUM);
 if (!present) {
   const line = `browser tests skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`;
   if (process.env.GPU_LEDGER_BROWSER_REQUIRED === '1') throw new Error(line.replace('skipped', 'required'));
@@ -53,14 +49,15 @@ describe.skipIf(!present)('the ledger page in headless Chromium', () => {
   let s: RunningServer;
   let ctx: BrowserContext;
   let page: Page;
-  let profile: string;
+  let closeBrowser: (() => Promise<void>) | undefined;
   const problems: string[] = [];
   const failed: string[] = [];
 
   beforeAll(async () => {
     s = await serve(['examples/demo-cluster.yaml']);
-    profile = mkdtempSync(join(tmpdir(), 'gpu-ledger-chromium-'));
-    ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1400, height: 900 } });
+    const browser = await launchChromium();
+    ctx = browser.ctx;
+    closeBrowser = browser.close;
     page = await ctx.newPage();
     // Script errors and CSP violations (reported as console errors) fail the suite.
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
@@ -80,12 +77,11 @@ describe.skipIf(!present)('the ledger page in headless Chromium', () => {
   }, 60_000);
 
   afterAll(async () => {
-    await ctx?.close();
+    await closeBrowser?.();
     await s?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
-  const nodes = () => page.locator('#ledger tbody.node').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.node));
+  const nodes = () => page.locator('#ledger tbody.node').evaluateAll((els) => els.map((e) => e.getAttribute('data-node')));
   const detailText = () => page.locator('#detail').innerText();
 
   it('shows every GPU node, a bar per accounted dimension and the pods on each GPU', async () => {
@@ -93,12 +89,12 @@ describe.skipIf(!present)('the ledger page in headless Chromium', () => {
     expect(page.url()).toBe(`${s.statusUrl}/ui/`);
     expect(await nodes()).toEqual(['a100-mig-01', 'a100-mig-large-01', 'a100-mig-small-01', 'a100-ts-01', 'h100-ts-01', 'homelab-3090', 'mps-agg-01', 'mps-ind-01', 'spark-01', 't4-01']);
     const spark = page.locator('tbody[data-node="spark-01"] tr.gpu[data-gpu="0"]');
-    expect(await spark.locator('.bar').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.dim))).toEqual(['replicas', 'memory', 'threads', 'clients']);
+    expect(await spark.locator('.bar').evaluateAll((els) => els.map((e) => e.getAttribute('data-dim')))).toEqual(['replicas', 'memory', 'threads', 'clients']);
     expect(await spark.locator('.bar[data-dim="memory"] .val').innerText()).toBe('64Gi / 128Gi');
     expect(await spark.locator('.bar[data-dim="memory"] .fill').getAttribute('class')).toBe('fill w50');
     expect(await spark.locator('a.pod').innerText()).toBe('ai/llama-70b');
     const t4 = page.locator('tbody[data-node="t4-01"] .bar');
-    expect(await t4.evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.dim))).toEqual(['replicas', 'memory']);
+    expect(await t4.evaluateAll((els) => els.map((e) => e.getAttribute('data-dim')))).toEqual(['replicas', 'memory']);
     expect(await page.locator('tbody[data-node="a100-mig-01"] tr.gpu[data-gpu="0"] .bar[data-dim="mig-3g.40gb"] .val').innerText()).toBe('1 / 1');
     expect(await page.locator('.summary').innerText()).toContain('10 GPU nodes, 27 GPUs, 6 pods bound, 0 reserved');
   });
@@ -165,10 +161,8 @@ describe.skipIf(!present)('the ledger page in headless Chromium', () => {
     await page.fill('#pod-yaml', PASTED);
     await page.click('#explain-form button[type="submit"]');
     await until(detailText, (t) => t.includes('pod ai/too-big'), 'explain of the pasted pod');
-    await page.evaluate(() => {
-      window.scrollTo(0, 0);
-      document.querySelector('aside')?.scrollTo(0, 0);
-    });
+    // (a string: the test is compiled without the DOM's types)
+    await page.evaluate("window.scrollTo(0, 0); document.querySelector('aside').scrollTo(0, 0)");
     // The clock in the header changes every run: masked, so the picture only changes with the page.
     await page.screenshot({ path: 'docs/ledger-page.png', mask: [page.locator('#updated')], maskColor: '#24292f' });
     expect(readFileSync('docs/ledger-page.png').subarray(1, 4).toString()).toBe('PNG');

@@ -25,6 +25,8 @@ export interface LedgerOptions {
   resyncPeriodMs?: number;
   /** wait for /readyz before returning (default true) */
   waitReady?: boolean;
+  /** serve --pod-metrics */
+  podMetrics?: boolean;
 }
 
 export interface Ledger {
@@ -73,6 +75,7 @@ export async function startLedger(env: E2eEnv, o: LedgerOptions = {}): Promise<L
       resyncPeriodMs: o.resyncPeriodMs ?? 300_000,
       preemption: false,
       logLevel: 'info',
+      podMetrics: o.podMetrics,
     },
     logger,
   );
