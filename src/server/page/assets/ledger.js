@@ -25,6 +25,8 @@
   /** What the detail pane shows: "node/<name>", "pod/<ns>/<name>", "pasted" or "". */
   let show = detail.dataset.show ?? '';
   let busy = false;
+  /** A refresh was asked for while one was running (a filter changed): run it right after. */
+  let again = false;
 
   /** The filters as query parameters (empty ones left out). */
   function filterParams() {
@@ -81,7 +83,10 @@
   }
 
   async function refresh() {
-    if (busy) return;
+    if (busy) {
+      again = true;
+      return;
+    }
     busy = true;
     try {
       const p = filterParams();
@@ -95,6 +100,10 @@
       updated.textContent = `cannot reach gpu-ledger (${err instanceof Error ? err.message : String(err)}); retrying`;
     } finally {
       busy = false;
+      if (again) {
+        again = false;
+        void refresh();
+      }
     }
   }
 
