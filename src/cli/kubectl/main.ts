@@ -4,6 +4,7 @@
 
 import { renderExplanation, type PodExplanation } from '../../explain/explain.js';
 import { MAX_PAGE, type LedgerQuery } from '../../explain/ledger-query.js';
+import type { LedgerView } from '../../explain/ledger-view.js';
 import { loadConfigFile } from '../../model/config.js';
 import { defaultConfig } from '../../model/config-types.js';
 import { toYaml } from '../../model/yaml.js';
@@ -72,7 +73,12 @@ export async function sourceOf(v: Values): Promise<LedgerSource> {
   if (str(v, 'config')) throw new UsageError('--config goes with --snapshot (a running gpu-ledger has its own)');
   const server = str(v, 'server');
   if (server !== undefined) return serverSource(server);
-  const kc = loadKubeConfig(str(v, 'kubeconfig'));
+  let kc: ReturnType<typeof loadKubeConfig>;
+  try {
+    kc = loadKubeConfig(str(v, 'kubeconfig'));
+  } catch (err) {
+    throw new UsageError(`${err instanceof Error ? err.message : String(err)}; or --server URL`);
+  }
   const context = str(v, 'context');
   if (context !== undefined) {
     if (!kc.getContextObject(context)) throw new UsageError(`--context "${context}" is not in the kubeconfig (contexts: ${kc.getContexts().map((c) => c.name).join(', ')})`);
@@ -95,21 +101,29 @@ function encode(data: unknown, format: string): string {
   return format === 'json' ? JSON.stringify(data, null, 2) + '\n' : toYaml(data);
 }
 
-async function top(argv: string[], out: (s: string) => void): Promise<number> {
+/** A ledger that is not in sync may be missing pods: say so next to what it shows. */
+function warnIfNotReady(v: LedgerView, err: (s: string) => void): void {
+  if (!v.ready) err('warning: gpu-ledger\'s ledger is not in sync with the API server (it places nothing until it is): what follows may be missing pods\n');
+}
+
+async function top(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
   const p = parseCommand({ command: 'kubectl gpu-ledger top', options: { ...SOURCE_OPTIONS, ...FILTER_OPTIONS, ...OUTPUT } }, argv);
   if (p === 'help') return help(out);
   const format = output(p.values, ['table', 'wide', 'json', 'yaml'], 'table');
   const v = await wholeLedger(await sourceOf(p.values), queryOf(p.values));
+  warnIfNotReady(v, err);
   out(format === 'table' || format === 'wide' ? renderTop(v, format === 'wide') : encode(v, format));
   return 0;
 }
 
-async function ledger(argv: string[], out: (s: string) => void): Promise<number> {
+async function ledger(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
   const p = parseCommand({ command: 'kubectl gpu-ledger ledger', options: { ...SOURCE_OPTIONS, ...FILTER_OPTIONS, ...OUTPUT } }, argv);
   if (p === 'help') return help(out);
   const format = output(p.values, ['yaml', 'json'], 'yaml');
   // Every pod of every GPU: smaller pages, more pods listed on each (the server bounds both).
-  out(encode(await wholeLedger(await sourceOf(p.values), queryOf(p.values, 32, 512)), format));
+  const v = await wholeLedger(await sourceOf(p.values), queryOf(p.values, 32, 512));
+  warnIfNotReady(v, err);
+  out(encode(v, format));
   return 0;
 }
 
@@ -144,9 +158,9 @@ export async function kubectlMain(argv: string[], out: (s: string) => void = (s)
   try {
     switch (command) {
       case 'top':
-        return await top(rest, out);
+        return await top(rest, out, err);
       case 'ledger':
-        return await ledger(rest, out);
+        return await ledger(rest, out, err);
       case 'explain':
         return await explain(rest, out);
       case 'version':
