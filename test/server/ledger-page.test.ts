@@ -79,8 +79,12 @@ describe('the ledger page on the demo cluster', () => {
     expect([unknown.status, JSON.parse(unknown.text)]).toEqual([404, { Error: 'node "nope" is not a GPU node in the ledger' }]);
     const bad = await get(`${s.statusUrl}/ui/part/ledger?limit=9999`);
     expect([bad.status, JSON.parse(bad.text)]).toEqual([400, { Error: 'limit "9999" must be a whole number from 1 to 500' }]);
-    // A bad ?show= never breaks the page: it shows nothing there.
-    expect((await get(`${s.statusUrl}/ui/?show=%E0%A4%A`)).status).toBe(200);
+    // A bad ?show= never breaks the page: the detail pane says what it could not show.
+    const badShow = await get(`${s.statusUrl}/ui/?show=nodes/t4-01`);
+    expect(badShow.status).toBe(200);
+    expect(badShow.text).toContain('<p class="error">cannot show &quot;nodes/t4-01&quot;: expected node/&lt;name&gt; or pod/&lt;namespace&gt;/&lt;name&gt;</p>');
+    expect((await get(`${s.statusUrl}/ui/?show=node/${'%25E0'.repeat(3)}`)).status).toBe(200);
+    expect((await get(`${s.statusUrl}/ui/?show=pod/ai/nobody`)).text).toContain('<p class="error">pod ai/nobody is not known to gpu-ledger (POST it to /explain instead)</p>');
   });
 
   it('explains a pasted pod as HTML: why not on each node, and what would fit', async () => {

@@ -84,7 +84,9 @@ export function pageRoutes(pipeline: Pipeline, ready: () => boolean): Router {
     if (!req.path.endsWith('/')) return res.redirect(302, `ui/${req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''}`);
     const q = ledgerQueryOf(req, state, ['show']);
     const show = parseShow(req.query.show);
-    send(res, renderPage(ledgerView(state, q, ready()), q, show ? String(req.query.show) : null, detailFragment(show, q)));
+    // A bad ?show= never breaks the page: the detail pane says what it could not show.
+    const detail = show || req.query.show === undefined ? detailFragment(show, q) : errorHtml(`cannot show ${JSON.stringify(String(req.query.show).slice(0, 100))}: expected node/<name> or pod/<namespace>/<name>`);
+    send(res, renderPage(ledgerView(state, q, ready()), q, show ? String(req.query.show) : null, detail));
   });
   r.get('/ui/part/ledger', (req, res) => {
     const q = ledgerQueryOf(req, state);
