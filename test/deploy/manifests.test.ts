@@ -36,7 +36,7 @@ describe('kustomizations', () => {
   it('are the base, the components, the scheduler config and one overlay per setup', () => {
     expect(OVERLAYS.map((d) => d.split('/').pop()).sort()).toEqual(['a100-mig', 'dgx-spark', 'homelab-3090', 'mps-4gpu', 'mtls', 't4-timeslicing']);
     expect(KUSTOMIZATION_DIRS.map(rel).sort()).toEqual(
-      ['deploy/manifests/base', 'deploy/manifests/components/mtls', 'deploy/manifests/components/servicemonitor', 'deploy/scheduler-config', ...OVERLAYS.map(rel)].sort(),
+      ['deploy/manifests/base', 'deploy/manifests/components/mtls', 'deploy/manifests/components/servicemonitor', 'deploy/manifests/components/viewer', 'deploy/scheduler-config', ...OVERLAYS.map(rel)].sort(),
     );
   });
 

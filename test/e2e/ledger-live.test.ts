@@ -4,9 +4,11 @@
 // finds the plugin on PATH. Then the plugin's default source, the API server's service proxy: this
 // control plane has no kube-proxy, endpoints controller or pod network, and kube-apiserver refuses to
 // proxy to loopback addresses, so a proxied request cannot reach gpu-ledger here; what is checked is
-// that the plugin's URL and credentials reach the real API server and that its answers (no Service,
-// no endpoints, Forbidden) are reported for what they are.
+// that the plugin's URL and credentials reach the real API server, that its answers (no Service,
+// no endpoints, Forbidden) are reported for what they are, and that the shipped viewer Role is what
+// a user needs.
 import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -22,6 +24,7 @@ import { describeE2e, env, scenario } from './scenario.js';
 import { until } from './wait.js';
 
 const GiB = 2 ** 30;
+const execFileP = promisify(execFile);
 
 /** A small MPS pod pinned to the GB10 (the T4 would take it too). */
 function onSpark(namespace: string, name: string, schedulerName: string) {
@@ -41,6 +44,7 @@ describeE2e('the ledger page, per-pod metrics and kubectl gpu-ledger in live mod
   const s = scenario('ledger-live', () => ['spark-01', 't4-01'].map(demoNode), async () => ({ ledger: { podMetrics: true } }));
   let service: V1Service | null = null;
   afterAll(async () => {
+    await execFileP(binary(env(), 'kubectl'), ['--kubeconfig', env().kubeconfig, 'delete', '--ignore-not-found', '-f', join(REPO, 'deploy/manifests/components/viewer/viewer-rbac.yaml')], { timeout: 60_000 }).catch(() => undefined);
     if (!service) return;
     await s.cluster.core.deleteNamespacedService({ namespace: 'gpu-ledger', name: service.metadata!.name! }).catch(() => undefined);
     await s.cluster.core.deleteNamespacedEndpoints({ namespace: 'gpu-ledger', name: service.metadata!.name! }).catch(() => undefined);
@@ -145,5 +149,17 @@ describeE2e('the ledger page, per-pod metrics and kubectl gpu-ledger in live mod
     expect(forbidden.err).toContain('forbidden by the API server');
     expect(forbidden.err).toContain('cannot get resource "services/proxy"');
     expect(forbidden.err).toContain('reading gpu-ledger needs "get" on services/proxy in namespace gpu-ledger');
+    // The shipped viewer Role (deploy/manifests/components/viewer) is exactly enough: past RBAC, the
+    // API server's answer is again the missing endpoints.
+    await execFileP(binary(env(), 'kubectl'), ['--kubeconfig', admin, 'apply', '-f', join(REPO, 'deploy/manifests/components/viewer/viewer-rbac.yaml')], { timeout: 60_000 });
+    const viewer = await controlPlane(env().script, ['kubeconfig-for', env().dir, 'e2e:ledger-viewer', 'gpu-ledger-viewers']);
+    const allowed = await until(async () => {
+      const r = await plugin(['top', '--kubeconfig', viewer]);
+      return r.err.includes('forbidden') ? undefined : r;
+    }, 'the viewer Role in effect', 20_000);
+    expect(allowed.code).toBe(1);
+    expect(allowed.err).toContain('has no ready endpoints');
+    // …and no more than that: another Service's proxy stays forbidden.
+    expect((await plugin(['top', '--kubeconfig', viewer, '--service', 'other:metrics'])).err).toContain('forbidden by the API server');
   });
 });
