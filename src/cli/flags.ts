@@ -34,4 +34,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'preemption-max-evictions', type: 'string', default: '10', env: 'GPU_LEDGER_PREEMPTION_MAX_EVICTIONS', help: 'with --preemption: victims evicted and not yet gone, at most (further preemptions wait)' },
   { name: 'preemption-cooldown', type: 'string', default: '5s', env: 'GPU_LEDGER_PREEMPTION_COOLDOWN', help: "with --preemption: no new evictions on a node for this long after evictions there; a preemptor's back-off after an attempt that evicted nothing" },
   { name: 'log-level', type: 'string', default: 'info', env: 'GPU_LEDGER_LOG_LEVEL', help: 'pino level: fatal, error, warn, info, debug, trace' },
+  // --- the ledger page, per-pod metrics, readable logs ---
+  { name: 'log-format', type: 'string', default: 'json', env: 'GPU_LEDGER_LOG_FORMAT', help: 'json (one object per line, for log collectors) or pretty (one readable line, for a terminal)' },
+  { name: 'pod-metrics', type: 'boolean', default: 'false', env: 'GPU_LEDGER_POD_METRICS', help: 'per-pod allocation gauges gpu_ledger_pod_* (pod, namespace, node, GPU: MPS memory, thread share, replicas, MIG): one series per pod and GPU' },
 ];

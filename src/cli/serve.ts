@@ -7,8 +7,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { loadConfigFile } from '../model/config.js';
 import { defaultConfig, type LedgerConfig } from '../model/config-types.js';
 import { createApp, createVerbsHandler } from '../server/app.js';
@@ -23,7 +22,9 @@ import { ClusterState } from '../state/cluster-state.js';
 import type { Binder, BindRequest } from '../state/sink.js';
 import { SERVE_FLAGS } from './flags.js';
 import { loadSnapshotFiles } from './snapshot-files.js';
-import { UsageError } from './explain.js';
+import { createLogger, type LogFormat } from './pretty-log.js';
+import { UsageError } from './usage-error.js';
+import { parseCommand } from './args.js';
 
 export interface ServeOptions {
   snapshot: string[];
@@ -53,6 +54,10 @@ export interface ServeOptions {
   /** With preemption: nomination TTL, evictions in flight, cool-down (default DEFAULT_PREEMPTION). */
   preemptionSettings?: PreemptionSettings;
   logLevel: string;
+  /** json (default) or pretty. */
+  logFormat?: LogFormat;
+  /** Per-pod allocation gauges (opt-in: one series per pod and GPU). */
+  podMetrics?: boolean;
   /** HTTP timeouts (tests shorten them; not flags). */
   transport?: Partial<Transport>;
 }
@@ -120,24 +125,35 @@ const CONFIG_KEY: Record<string, string> = {
   'preemption-ttl': 'preemptionTtl',
   'preemption-max-evictions': 'preemptionMaxEvictions',
   'preemption-cooldown': 'preemptionCooldown',
+  'log-format': 'logFormat',
+  'pod-metrics': 'podMetrics',
 };
 
 export const SERVE_USAGE = `usage: gpu-ledger serve [flags]
 
+Serves the extender verbs (filter, prioritize, bind, preempt) on the extender port and the read-only
+status port (metrics, health, readiness, explain, the ledger page /ui/ and /api/ledger), from
+snapshot files or, without --snapshot, from the cluster (live mode). Each flag can also be set by
+its environment variable or the config file's server: section (flag > env > file > default).
+
+flags:
 ${SERVE_FLAGS.map((f) => `  --${f.name}${f.type === 'string' ? ' <value>' : ''}${f.multiple ? '...' : ''}\n      ${f.help}${f.default !== undefined ? ` (default ${f.default})` : ''}; env ${f.env}`).join('\n')}
+  -h, --help
+      this help
+
+examples:
+  gpu-ledger serve --snapshot examples/demo-cluster.yaml          # the demo (npm start); page: http://127.0.0.1:8889/ui/
+  gpu-ledger serve --kubeconfig ~/.kube/config --log-format pretty  # live mode from a workstation
+  gpu-ledger serve --config /etc/gpu-ledger/config.yaml --status-host 0.0.0.0 --pod-metrics
 `;
 
 /** Resolves every setting: flag > env var > config file `server:` section > default. */
 export function resolveServeOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): ServeOptions | 'help' {
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { help: { type: 'boolean' } };
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
   for (const f of SERVE_FLAGS) options[f.name] = { type: f.type, ...(f.multiple ? { multiple: true } : {}) };
-  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
-  try {
-    ({ values } = parseArgs({ args: argv, options, allowPositionals: false, strict: true }));
-  } catch (err) {
-    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n${SERVE_USAGE}`);
-  }
-  if (values.help) return 'help';
+  const parsed = parseCommand({ command: 'gpu-ledger serve', options }, argv);
+  if (parsed === 'help') return 'help';
+  const { values } = parsed;
   const configPath = (values.config as string | undefined) ?? env.GPU_LEDGER_CONFIG;
   const config = configPath ? loadConfigFile(configPath) : defaultConfig();
   const get = (name: string): string | undefined => {
@@ -204,6 +220,10 @@ export function resolveServeOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     maxEvictionsInFlight: maxEvictions,
     cooldownMs: parseDuration(get('preemption-cooldown') ?? '5s', '--preemption-cooldown'),
   };
+  const logFormat = get('log-format') ?? 'json';
+  if (logFormat !== 'json' && logFormat !== 'pretty') throw new UsageError(`--log-format "${logFormat}" must be json or pretty`);
+  const podMetricsText = get('pod-metrics') ?? 'false';
+  if (!['true', 'false', '1', '0'].includes(podMetricsText)) throw new UsageError(`--pod-metrics "${podMetricsText}" must be true or false`);
   return {
     snapshot,
     config,
@@ -225,6 +245,8 @@ export function resolveServeOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     preemption,
     preemptionSettings,
     logLevel,
+    logFormat,
+    podMetrics: podMetricsText === 'true' || podMetricsText === '1',
   };
 }
 
@@ -259,7 +281,7 @@ function harden(server: http.Server, name: string, transport: Transport, maxConn
   });
 }
 
-export async function startServer(opts: ServeOptions, logger: Logger = pino({ level: opts.logLevel })): Promise<RunningServer> {
+export async function startServer(opts: ServeOptions, logger: Logger = createLogger(opts.logLevel, opts.logFormat)): Promise<RunningServer> {
   const state = new ClusterState({
     config: opts.config,
     reservationTtlMs: opts.reservationTtlMs,
@@ -293,7 +315,7 @@ export async function startServer(opts: ServeOptions, logger: Logger = pino({ le
     sync = () => ({ inSync: live.ready(), resources: live.sync() });
     stopLive = live.stop;
   }
-  const metrics = createMetrics(state, () => state.ready() && sync().inSync);
+  const metrics = createMetrics(state, () => state.ready() && sync().inSync, { podMetrics: opts.podMetrics });
   const maxBody = parseSize(opts.maxBody);
   const budgetText = opts.bodyBudget ?? `2 × ${opts.maxBody}`;
   const budget = new BodyBudget(opts.bodyBudget ? parseSize(opts.bodyBudget) : 2 * maxBody, budgetText);
@@ -376,7 +398,7 @@ export async function runServe(argv: string[]): Promise<number> {
     process.stdout.write(SERVE_USAGE);
     return 0;
   }
-  const logger = pino({ level: opts.logLevel });
+  const logger = createLogger(opts.logLevel, opts.logFormat);
   const running = await startServer(opts, logger);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import type { LedgerConfig } from '../model/config-types.js';
 import { parseSnapshot, SnapshotError, type Snapshot } from '../model/snapshot.js';
+import { ClusterState, type ClusterStateOptions } from '../state/cluster-state.js';
 
 /** Reads and merges snapshot files (later files add to earlier ones). */
 export async function loadSnapshotFiles(paths: readonly string[]): Promise<Snapshot> {
@@ -17,4 +19,16 @@ export async function loadSnapshotFiles(paths: readonly string[]): Promise<Snaps
     for (const p of s.pods) merged.pods.push(p);
   }
   return merged;
+}
+
+/**
+ * The ledger of snapshot files, exactly as `serve --snapshot` (and so `npm start`) builds it: the
+ * nodes, then the pods, applied as one list each. `explain` and `kubectl gpu-ledger --snapshot` read it.
+ */
+export async function loadSnapshotState(paths: readonly string[], config: LedgerConfig, options: Omit<ClusterStateOptions, 'config'> = {}): Promise<ClusterState> {
+  const snap = await loadSnapshotFiles(paths);
+  const state = new ClusterState({ ...options, config });
+  state.resetNodes(snap.nodes);
+  state.resetPods(snap.pods);
+  return state;
 }

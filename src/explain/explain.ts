@@ -130,7 +130,8 @@ function takeView(t: GpuTake): ExplainedTake {
   };
 }
 
-function nodeProblems(node: NodeLedger): string[] {
+/** Inventory problems, capacity in use beyond what the node has, pods beyond what is accounted (explain, the ledger view). */
+export function nodeProblems(node: NodeLedger): string[] {
   const out = node.inventory.problems.map((p) => p.message);
   // A nomination sits on top of its victims until they are gone: not an overcommit.
   const held = new Set([...node.pods.values()].filter((a) => a.state === 'nominated').map((a) => a.uid));

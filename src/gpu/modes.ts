@@ -9,6 +9,9 @@ import { wholeRules } from './whole.js';
 
 const TABLE: Record<SharingMode, ModeRules> = { mps: mpsRules, 'time-slicing': timeSlicingRules, mig: migRules, none: wholeRules };
 
+/** Every sharing mode gpu-ledger knows (filters and their validation read this, never a literal list). */
+export const SHARING_MODES: readonly SharingMode[] = Object.keys(TABLE) as SharingMode[];
+
 export function rulesFor(inv: NodeInventory): ModeRules {
   return TABLE[inv.mode];
 }

@@ -51,7 +51,7 @@ function show(v: unknown): string {
 const MODES: readonly SharingMode[] = ['mps', 'time-slicing', 'mig', 'none'];
 const PLACEMENTS: readonly ReplicaPlacement[] = ['distributed', 'packed', 'extender'];
 const POOL_KEYS = ['name', 'selector', 'gpuMemory', 'reservedMemory', 'computeOvercommit', 'mpsMaxClients', 'tier', 'placement', 'sharing', 'replicas', 'mpsDaemonLimits'];
-const SERVER_KEYS = ['host', 'port', 'statusHost', 'statusPort', 'maxBody', 'bodyBudget', 'maxConnections', 'apiTimeout', 'bindTimeout', 'reservationTtl', 'resyncPeriod', 'logLevel', 'tlsCert', 'tlsKey', 'clientCa', 'kubeconfig', 'preemption', 'preemptionTtl', 'preemptionMaxEvictions', 'preemptionCooldown'];
+const SERVER_KEYS = ['host', 'port', 'statusHost', 'statusPort', 'maxBody', 'bodyBudget', 'maxConnections', 'apiTimeout', 'bindTimeout', 'reservationTtl', 'resyncPeriod', 'logLevel', 'tlsCert', 'tlsKey', 'clientCa', 'kubeconfig', 'preemption', 'preemptionTtl', 'preemptionMaxEvictions', 'preemptionCooldown', 'logFormat', 'podMetrics'];
 
 export function matchesSelector(labels: Readonly<Record<string, string>>, selector: LabelSelector): boolean {
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;

@@ -65,3 +65,8 @@ function assertTree(root: unknown): void {
     for (const v of Array.isArray(o) ? o : Object.values(o)) if (v !== null && typeof v === 'object') stack.push(v as object);
   }
 }
+
+/** Data as YAML for people (`kubectl gpu-ledger -o yaml`): no anchors (noRefs), no line folding. */
+export function toYaml(value: unknown): string {
+  return yaml.dump(value, { noRefs: true, lineWidth: -1, sortKeys: false });
+}

@@ -20,6 +20,11 @@ import type { Metrics } from './metrics.js';
 import type { Preemptor } from './preemption.js';
 import { SNAPSHOT_SYNC, type SyncSource } from './sync-gate.js';
 import { verbHandler } from './verbs.js';
+// --- the ledger page and its JSON view (read-only) ---
+import { explainByName } from './explain-by-name.js';
+import { ledgerApi } from './ledger-api.js';
+import { renderExplanationHtml } from './page/explain-html.js';
+import { pageRoutes, securityHeaders } from './page/routes.js';
 
 export interface AppOptions {
   state: ClusterState;
@@ -87,7 +92,11 @@ export function createApp(opts: AppOptions): express.Express {
   // Explain parses the pod on its own: it never writes the demand bind will reserve.
   const explainReply = (req: Request, res: Response, e: PodExplanation) => {
     if (req.query.format === 'text') res.status(200).type('text/plain').send(renderExplanation(e) + '\n');
-    else sendJson(res, 200, e);
+    else if (req.query.format === 'html') {
+      // The page's pod view: a fragment, under the page's security headers.
+      securityHeaders(req, res, () => undefined);
+      res.status(200).type('text/html; charset=utf-8').send(renderExplanationHtml(e).text);
+    } else sendJson(res, 200, e);
   };
   app.post('/explain', text, (req: Request, res: Response) => {
     const end = metrics.duration.startTimer({ verb: 'explain' });
@@ -107,14 +116,13 @@ export function createApp(opts: AppOptions): express.Express {
     }
   });
   app.get('/explain/:namespace/:name', (req: Request, res: Response) => {
-    const ns = String(req.params.namespace);
-    const name = String(req.params.name);
-    const found = state.findByName(ns, name);
-    if (!found) throw new HttpError(404, `pod ${ns}/${name} is not known to gpu-ledger (POST it to /explain instead)`);
-    const demand = found.demand ?? (found.allocation ? state.demandOfAllocation(found.allocation) : undefined);
-    if (!demand) throw new HttpError(404, `pod ${ns}/${name} is known to gpu-ledger but its GPU demand is not (POST it to /explain instead)`);
-    explainReply(req, res, explainPod(demand, pipeline, undefined, explainOptions));
+    explainReply(req, res, explainByName(pipeline, String(req.params.namespace), String(req.params.name), explainOptions));
   });
+  // --- the ledger page and its JSON view: GET /api/ledger…, /ui/… (src/server/page) ---
+  const isReady = () => state.ready() && sync().inSync;
+  app.use(ledgerApi(state, isReady));
+  app.use(pageRoutes(pipeline, isReady, explainOptions));
+  // ---
 
   app.get('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
   app.get('/readyz', (_req, res) => {

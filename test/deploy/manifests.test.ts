@@ -5,6 +5,7 @@
 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SERVE_FLAGS } from '../../src/cli/flags.js';
 import { crossCheck, checkLedgerArgs, checkLedgerProbes, checkSecurity, LEDGER_CONTAINER, SCHEDULER_CONTAINER } from './crosscheck.js';
 import { allDeployDocs, asList, asRec, asStrings, containersOf, DEPLOY, deployYamlFiles, isLedgerConfigFile, isRec, kindOf, listFiles, loadYamlDocs, podSpecOf, REPO, rel } from './files.js';
 import { assemble, checkKustomizationRefs, findKustomizationFile, hasKubectlKustomize, loadKustomization, overlayDirs, render } from './kustomize.js';
@@ -35,7 +36,7 @@ describe('kustomizations', () => {
   it('are the base, the components, the scheduler config and one overlay per setup', () => {
     expect(OVERLAYS.map((d) => d.split('/').pop()).sort()).toEqual(['a100-mig', 'dgx-spark', 'homelab-3090', 'mps-4gpu', 'mtls', 't4-timeslicing']);
     expect(KUSTOMIZATION_DIRS.map(rel).sort()).toEqual(
-      ['deploy/manifests/base', 'deploy/manifests/components/mtls', 'deploy/manifests/components/servicemonitor', 'deploy/scheduler-config', ...OVERLAYS.map(rel)].sort(),
+      ['deploy/manifests/base', 'deploy/manifests/components/mtls', 'deploy/manifests/components/servicemonitor', 'deploy/manifests/components/viewer', 'deploy/scheduler-config', ...OVERLAYS.map(rel)].sort(),
     );
   });
 
@@ -94,7 +95,7 @@ describe('the gpu-ledger sidecar', () => {
 
   it('the args check rejects unknown flags, values on booleans and flags without values', () => {
     expect(checkLedgerArgs(['serve', '--prot=8888', '--preemption=true', '--host', '--log-level=debug', '--log-level=info'])).toEqual([
-      '--prot: not a serve flag (known: snapshot, config, host, port, status-host, status-port, tls-cert, tls-key, client-ca, max-body, body-budget, max-connections, kubeconfig, api-timeout, bind-timeout, reservation-ttl, resync-period, preemption, preemption-ttl, preemption-max-evictions, preemption-cooldown, log-level)',
+      `--prot: not a serve flag (known: ${SERVE_FLAGS.map((f) => f.name).join(', ')})`,
       '--preemption: boolean flag takes no value (got "true"); omit it for false',
       '--host: needs a value',
       '--host: write --host=<value> (one list item per flag)',

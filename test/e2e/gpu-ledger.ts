@@ -29,6 +29,8 @@ export interface LedgerOptions {
   /** serve --preemption (default off), and its settings */
   preemption?: boolean;
   preemptionSettings?: Partial<PreemptionSettings>;
+  /** serve --pod-metrics */
+  podMetrics?: boolean;
 }
 
 export interface Ledger {
@@ -78,6 +80,7 @@ export async function startLedger(env: E2eEnv, o: LedgerOptions = {}): Promise<L
       preemption: o.preemption ?? false,
       preemptionSettings: { ...DEFAULT_PREEMPTION, ...o.preemptionSettings },
       logLevel: 'info',
+      podMetrics: o.podMetrics,
     },
     logger,
   );

@@ -231,10 +231,14 @@ describe('seed scenarios over HTTP (demo cluster)', () => {
     const m = await (await fetch(`${s.statusUrl}/metrics`)).text();
     expect(m).toMatch(/gpu_ledger_request_duration_seconds_bucket\{le="0.00005",verb="filter"\}/);
     expect(m).toMatch(/gpu_ledger_gpu_memory_allocated_bytes\{node="spark-01",gpu="0"\} \d+/);
-    expect(m).toMatch(/gpu_ledger_gpu_threads_capacity_percent\{node="spark-01",gpu="0"\} 100/);
+    expect(m).toMatch(/gpu_ledger_gpu_threads_capacity_ratio\{node="spark-01",gpu="0"\} 1\n/);
     expect(m).toMatch(/gpu_ledger_mig_instances_capacity\{node="a100-mig-01",gpu="0",profile="3g.40gb"\} 1/);
     expect(m).toMatch(/gpu_ledger_rejections_total\{reason="mps-memory"\} \d+/);
     expect(m).toMatch(/gpu_ledger_pods\{state="bound"\} \d+/);
-    expect(m).toMatch(/gpu_ledger_process_resident_memory_bytes/);
+    // Standard process metrics keep their standard names (stock dashboards expect process_*).
+    expect(m).toMatch(/^process_resident_memory_bytes \d+/m);
+    expect(m).not.toMatch(/gpu_ledger_process_|gpu_ledger_nodejs_/);
+    // Per-pod series are opt-in (--pod-metrics).
+    expect(m).not.toContain('gpu_ledger_pod_');
   });
 });
