@@ -58,11 +58,11 @@ describeE2e('least privilege, checked by the real RBAC authorizer', () => {
   let roleOnly: Ledger | undefined;
   afterAll(async () => roleOnly?.stop());
 
-  it('gpu-ledger and kube-scheduler under the service account: list, watch, filter, patch, bind, get all succeed', async () => {
+  it('gpu-ledger and kube-scheduler under the service account: list, watch, filter, bind, get all succeed', async () => {
     await s.cluster.createPod(mpsPod(s.ns, 'model', s.schedulerName, { mem: '0=16G' }));
     expect(await s.cluster.bound(s.ns, 'model', 60_000)).toBe('spark-01');
     const pod = (await s.cluster.pod(s.ns, 'model'))!;
-    // the annotations are gpu-ledger's own patch (pods patch)
+    // the annotations came with the Binding (pods/binding copies them onto the pod: one write)
     expect(pod.metadata?.annotations).toMatchObject({ 'gpu-ledger.io/gpus': '0', 'gpu-ledger.io/node': 'spark-01', 'gpu-ledger.io/memory': '0=16Gi' });
     // A repeated bind answers 409 from the API; gpu-ledger then reads the pod (pods get) and succeeds.
     const again = await fetch(`${s.ledger.url}/bind`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ PodName: 'model', PodNamespace: s.ns, PodUID: pod.metadata!.uid, Node: 'spark-01' }) });
