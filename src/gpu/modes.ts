@@ -1,14 +1,24 @@
 // The sharing-mode table: the one place that maps a node's mode to its rules.
 
-import type { NodeInventory, SharingMode } from '../model/types.js';
+import type { NodeInventory } from '../model/types.js';
 import type { ModeRules } from './mode.js';
 import { migRules } from './mig.js';
 import { mpsRules } from './mps.js';
 import { timeSlicingRules } from './time-slicing.js';
 import { wholeRules } from './whole.js';
 
-const TABLE: Record<SharingMode, ModeRules> = { mps: mpsRules, 'time-slicing': timeSlicingRules, mig: migRules, none: wholeRules };
-
+// A switch rather than a lookup table: the modes are interned strings, so each case is one pointer
+// comparison, where a keyed load by a variable name is a generic lookup (rulesFor runs several
+// times per candidate node).
 export function rulesFor(inv: NodeInventory): ModeRules {
-  return TABLE[inv.mode];
+  switch (inv.mode) {
+    case 'mps':
+      return mpsRules;
+    case 'time-slicing':
+      return timeSlicingRules;
+    case 'mig':
+      return migRules;
+    case 'none':
+      return wholeRules;
+  }
 }
