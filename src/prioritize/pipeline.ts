@@ -3,7 +3,7 @@
 // what the replay measures and what explain says is what the server does.
 
 import type { Reason } from '../model/types.js';
-import { filterNodes, type FilterOutcome } from '../filter/filter-nodes.js';
+import { FilterOutcome, filterNodes } from '../filter/filter-nodes.js';
 import { fitCached, type Placement } from '../filter/fit-cache.js';
 import type { GpuChooser } from '../gpu/place.js';
 import { NO_GPU, NODE_UNKNOWN } from '../gpu/reason.js';
@@ -35,11 +35,12 @@ export class Pipeline {
     return { weights: this.state.config.scoring.weights, tiers: this.state.config.tiers, shapes: placement.epoch as readonly Shape[], placement };
   }
 
-  /** Names → nodes in the ledger, or, for a full-Node request, the views built from it. */
-  resolver(views?: NodeViews): Resolve {
+  /** Names → nodes in the ledger (looked up once per list: Ledger.lookup), or, for a full-Node request, the views built from it. */
+  resolver(names: readonly string[], views?: NodeViews): Resolve {
     const ledger = this.state.ledger;
     if (views) return (name) => views.get(name) ?? NO_GPU;
-    return (name): NodeLedger | Reason => ledger.nodes.get(name) ?? (ledger.knownWithoutGpu(name) ? NO_GPU : NODE_UNKNOWN);
+    const nodes = ledger.lookup(names);
+    return (name, i): NodeLedger | Reason => nodes[i] ?? (ledger.knownWithoutGpu(name) ? NO_GPU : NODE_UNKNOWN);
   }
 
   /**
@@ -50,28 +51,28 @@ export class Pipeline {
     if (uid) this.state.workload.observePod(uid, demandShape(shape));
     const placement = this.placement();
     if (!views) return filterNodes(shape, this.state.ledger, names, placement);
-    const passed: string[] = [];
-    const failed = new Map<string, Reason[]>();
-    const resolve = this.resolver(views);
-    for (const name of names) {
-      const node = resolve(name);
+    const out = new FilterOutcome();
+    const resolve = this.resolver(names, views);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      const node = resolve(name, i);
       if (!('inventory' in node)) {
-        failed.set(name, [node]);
+        out.fail(name, [node]);
         continue;
       }
       const r = fitCached(shape, node, placement);
-      if (r.fits) passed.push(name);
-      else failed.set(name, r.reasons);
+      if (r.fits) out.pass(name, node);
+      else out.fail(name, r.reasons, node);
     }
-    return { passed, failed };
+    return out;
   }
 
   rank(shape: ScoreShape, names: readonly string[], views?: NodeViews): Ranked[] {
-    return rankNodes(shape, names, this.resolver(views), this.context());
+    return rankNodes(shape, names, this.resolver(names, views), this.context());
   }
 
   rankCpu(shape: ScoreShape, names: readonly string[], views?: NodeViews): Ranked[] {
-    return rankCpuPod(shape, names, this.resolver(views), this.context());
+    return rankCpuPod(shape, names, this.resolver(names, views), this.context());
   }
 
   /** Bind's decision: re-checks the pod on the node as it is now and reserves it in the same step. */

@@ -2,7 +2,7 @@
 // one key the score cache uses. As with FitShape, the compiler checks that the key names every
 // field, so a scorer that starts reading a new field cannot be served a stale cached score.
 
-import { keyOf, type FitShape } from '../gpu/shape.js';
+import { intern, keyOf, type FitShape } from '../gpu/shape.js';
 
 export interface ScoreShape extends FitShape {
   readonly tier: string | null;
@@ -21,7 +21,7 @@ const keys = new WeakMap<object, string>();
 export function scoreKey(shape: ScoreShape): string {
   let k = keys.get(shape);
   if (k === undefined) {
-    k = keyOf(shape, SCORE_FIELDS);
+    k = intern(keyOf(shape, SCORE_FIELDS));
     keys.set(shape, k);
   }
   return k;

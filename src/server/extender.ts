@@ -11,6 +11,7 @@ import type { ClusterState } from '../state/cluster-state.js';
 import { nodeWithInventory, nodeWithout, type NodeLedger } from '../state/ledger.js';
 import { BindConflictError, type Binder } from '../state/sink.js';
 import { BindOutcomeUnknownError } from '../kube/bind-outcome.js';
+import { FilterReply } from './filter-reply.js';
 import type { Metrics } from './metrics.js';
 import type { ExtenderArgs, ExtenderBindingArgs, ExtenderFilterResult, ExtenderPreemptionArgs, HostPriority, MetaVictims } from './wire.js';
 
@@ -44,33 +45,47 @@ function requestViews(ctx: ExtenderContext, args: ExtenderArgs): NodeViews | und
   return views;
 }
 
-export function handleFilter(ctx: ExtenderContext, args: ExtenderArgs): ExtenderFilterResult {
+/** Filter: the reply is written as JSON directly (filter-reply.ts); handleFilter gives the wire object. */
+export function filterReply(ctx: ExtenderContext, args: ExtenderArgs): FilterReply {
   const demand = ctx.state.demandOf(args.Pod);
   const names = namesOf(args);
   ctx.metrics.nodesEvaluated.inc({ verb: 'filter' }, names.length);
-  const reply: ExtenderFilterResult = { Nodes: null, NodeNames: null, FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: '' };
-  const { passed, failed } = demand.managed ? ctx.pipeline.filter(demand, names, requestViews(ctx, args), demand.uid) : { passed: names, failed: new Map<string, Reason[]>() };
-  const byCode = new Map<string, number>();
-  for (const [name, reasons] of failed) {
-    const r = reasons[0];
-    byCode.set(r.code, (byCode.get(r.code) ?? 0) + 1);
-    const text = reasonText(r);
-    if (ctx.preemption && reasons.every((x) => x.resolvable)) reply.FailedNodes[name] = text;
-    else reply.FailedAndUnresolvableNodes[name] = text;
-  }
-  for (const [reason, n] of byCode) ctx.metrics.rejections.inc({ reason }, n);
-  ctx.metrics.filterResults.inc({ result: 'passed' }, passed.length);
-  ctx.metrics.filterResults.inc({ result: 'failed' }, failed.size);
-  if (args.NodeNames) reply.NodeNames = passed;
+  const outcome = demand.managed ? ctx.pipeline.filter(demand, names, requestViews(ctx, args), demand.uid) : null;
+  const passed = outcome ? outcome.passed : names;
+  let reply: FilterReply;
+  if (args.NodeNames) reply = new FilterReply(passed, null, outcome ? outcome.passedJson : null);
+  else if (!outcome) reply = new FilterReply(null, args.Nodes?.items ?? []);
   else {
     const keep = new Set(passed);
-    reply.Nodes = { metadata: {}, items: (args.Nodes?.items ?? []).filter((n) => keep.has(String((n.metadata as { name: string }).name))) };
+    reply = new FilterReply(null, (args.Nodes?.items ?? []).filter((n) => keep.has(String((n.metadata as { name: string }).name))));
   }
-  if (ctx.logger.isLevelEnabled('debug') && failed.size > 0) {
-    ctx.logger.debug({ pod: podLabel(demand), uid: demand.uid, reasons: Object.fromEntries([...failed].map(([n, rs]) => [n, rs.map(detailText)])) }, 'filter reasons');
+  const failed = outcome ? outcome.failedNames.length : 0;
+  if (outcome && failed > 0) {
+    const byCode = new Map<string, number>();
+    for (let i = 0; i < failed; i++) {
+      const reasons = outcome.failedReasons[i];
+      const r = reasons[0];
+      byCode.set(r.code, (byCode.get(r.code) ?? 0) + 1);
+      reply.fail(outcome.failedNames[i], reasonText(r), ctx.preemption && allResolvable(reasons), outcome.failedJson[i]);
+    }
+    for (const [reason, n] of byCode) ctx.metrics.rejections.inc({ reason }, n);
   }
-  ctx.logger.info({ verb: 'filter', pod: podLabel(demand), uid: demand.uid, managed: demand.managed, candidates: names.length, passed: passed.length, failed: failed.size }, 'filter');
+  ctx.metrics.filterResults.inc({ result: 'passed' }, passed.length);
+  ctx.metrics.filterResults.inc({ result: 'failed' }, failed);
+  if (outcome && ctx.logger.isLevelEnabled('debug') && failed > 0) {
+    ctx.logger.debug({ pod: podLabel(demand), uid: demand.uid, reasons: Object.fromEntries([...outcome.failed].map(([n, rs]) => [n, rs.map(detailText)])) }, 'filter reasons');
+  }
+  ctx.logger.info({ verb: 'filter', pod: podLabel(demand), uid: demand.uid, managed: demand.managed, candidates: names.length, passed: passed.length, failed }, 'filter');
   return reply;
+}
+
+export function handleFilter(ctx: ExtenderContext, args: ExtenderArgs): ExtenderFilterResult {
+  return filterReply(ctx, args).toWire();
+}
+
+function allResolvable(reasons: readonly Reason[]): boolean {
+  for (const r of reasons) if (!r.resolvable) return false;
+  return true;
 }
 
 /** eventText per reason object: fit answers are memoised per node, so the same reasons recur. */

@@ -43,6 +43,8 @@ export interface PodAllocation extends PodRef {
 
 export interface NodeLedger extends GpuNode {
   readonly name: string;
+  /** The name as a JSON string literal, made once: replies list thousands of names. */
+  readonly jsonName: string;
   inventory: NodeInventory;
   /** Identity of the inventory's content: a Node update that changes nothing GPU-related keeps it. */
   inventoryKey: string;
@@ -97,8 +99,16 @@ export function inventoryKey(inv: NodeInventory): string {
   return JSON.stringify(inv, (_k, v: unknown) => (v instanceof Map ? [...v.entries()] : v));
 }
 
+/** Candidate lists remembered by Ledger.lookup (kube-scheduler sends the same few lists over and over). */
+const RECENT_LISTS = 4;
+
 export class Ledger {
-  readonly nodes = new Map<string, NodeLedger>();
+  private readonly byName = new Map<string, NodeLedger>();
+  /** Nodes by name; only the ledger adds and removes them (see `membership`). */
+  readonly nodes: ReadonlyMap<string, NodeLedger> = this.byName;
+  /** Bumped whenever a node is added or removed (not when one changes): Ledger.lookup's validity. */
+  private membership = 0;
+  private recent: { names: readonly string[]; membership: number; nodes: readonly (NodeLedger | undefined)[] }[] = [];
   readonly pods = new Map<string, PodAllocation>();
   /** Nodes known to exist but without NVIDIA GPUs (so filter can say "no GPU", not "unknown"). */
   readonly cpuNodes = new Set<string>();
@@ -111,6 +121,31 @@ export class Ledger {
 
   knownWithoutGpu(name: string): boolean {
     return this.cpuNodes.has(name);
+  }
+
+  /**
+   * The node of each name (undefined: not in the ledger). The names of a request are fresh strings,
+   * and looking up thousands of them costs more than the fit answers themselves; kube-scheduler
+   * sends the same candidate lists again and again, so the last few lists' answers are kept and
+   * reused while no node has been added or removed — comparing a list with a remembered one costs
+   * a fraction of looking it up.
+   */
+  lookup(names: readonly string[]): readonly (NodeLedger | undefined)[] {
+    for (let r = 0; r < this.recent.length; r++) {
+      const e = this.recent[r];
+      if (e.membership !== this.membership || !sameNames(e.names, names)) continue;
+      if (r > 0) {
+        this.recent.splice(r, 1);
+        this.recent.unshift(e);
+      }
+      return e.nodes;
+    }
+    const nodes = new Array<NodeLedger | undefined>(names.length);
+    for (let i = 0; i < names.length; i++) nodes[i] = this.byName.get(names[i]);
+    this.recent = this.recent.filter((e) => e.membership === this.membership);
+    this.recent.unshift({ names: [...names], membership: this.membership, nodes });
+    if (this.recent.length > RECENT_LISTS) this.recent.length = RECENT_LISTS;
+    return nodes;
   }
 
   /**
@@ -135,6 +170,7 @@ export class Ledger {
     }
     const node: NodeLedger = {
       name: inventory.name,
+      jsonName: JSON.stringify(inventory.name),
       inventory,
       inventoryKey: key,
       gpus: inventory.gpus.map(() => emptyUsage()),
@@ -143,7 +179,8 @@ export class Ledger {
       unaccounted: 0,
       generation: newGeneration(),
     };
-    this.nodes.set(inventory.name, node);
+    this.byName.set(inventory.name, node);
+    this.membership++;
     // Pods seen before their node (events come in any order, or the node was re-created).
     const waiting = this.detached.get(inventory.name);
     if (waiting) {
@@ -161,7 +198,8 @@ export class Ledger {
   deleteNode(name: string): string[] {
     const node = this.nodes.get(name);
     if (!node) return [];
-    this.nodes.delete(name);
+    this.byName.delete(name);
+    this.membership++;
     const uids = [...node.pods.keys()];
     if (uids.length > 0) this.detached.set(name, new Set(uids));
     this.generation++;
@@ -259,6 +297,12 @@ export class Ledger {
   }
 }
 
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function applyTakes(node: { gpus: GpuUsage[] }, takes: readonly GpuTake[], sign: 1 | -1): void {
   for (const t of takes) {
     const g = node.gpus[t.gpu];
@@ -272,6 +316,7 @@ function applyTakes(node: { gpus: GpuUsage[] }, takes: readonly GpuTake[], sign:
 function scratch(name: string, inventory: NodeInventory, pods: Iterable<[string, PodAllocation]>): NodeLedger {
   const view: NodeLedger = {
     name,
+    jsonName: JSON.stringify(name),
     inventory,
     inventoryKey: '',
     gpus: inventory.gpus.map(() => emptyUsage()),
