@@ -287,7 +287,10 @@ export class Ledger {
     if (sign > 0) {
       // The counters stay exact only up to MAX_PODS_PER_GPU takes per GPU; more pods than that on
       // one GPU can only have bypassed the scheduler: keep them recorded, flag the node.
-      alloc.unaccounted = alloc.takes.some((t) => (node.gpus[t.gpu]?.pods ?? 0) >= MAX_PODS_PER_GPU);
+      const unaccounted = alloc.takes.some((t) => (node.gpus[t.gpu]?.pods ?? 0) >= MAX_PODS_PER_GPU);
+      // Set only when true (or already present): a property added to every allocation costs
+      // each of them a separate property array.
+      if (unaccounted || alloc.unaccounted !== undefined) alloc.unaccounted = unaccounted;
     }
     if (alloc.unaccounted) {
       node.unaccounted += sign;
