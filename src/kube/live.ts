@@ -29,5 +29,10 @@ export async function startLiveMode(opts: LiveOptions): Promise<LiveMode> {
   const kc = loadKubeConfig(opts.kubeconfig);
   opts.logger.info({ server: kc.getCurrentCluster()?.server }, 'live mode: watching nodes and bound pods');
   const watch = startClusterWatch(kc, { sink: opts.sink, logger: opts.logger, resyncPeriodMs: opts.resyncPeriodMs, apiTimeoutMs: opts.apiTimeoutMs ?? 60_000 });
-  return { binder: new LiveBinder(kc, { timeoutMs: opts.bindTimeoutMs ?? 4_000 }), ready: watch.ready, sync: watch.sync, stop: watch.stop };
+  const binder = new LiveBinder(kc, { timeoutMs: opts.bindTimeoutMs ?? 4_000 });
+  const stop = async () => {
+    await watch.stop();
+    binder.close();
+  };
+  return { binder, ready: watch.ready, sync: watch.sync, stop };
 }
