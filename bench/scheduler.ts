@@ -11,6 +11,7 @@
 // runs the pods are deleted, so every run starts from the same empty cluster.
 //
 //   npm run bench:scheduler -- [--nodes 1000,5000] [--pods 1000] [--qps 1000] [--repeat 1] [--json file]
+//   GPU_LEDGER_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=prof" npm run bench:scheduler   # profile gpu-ledger
 //
 // Without the control plane it prints why and exits 0. Not part of `npm test` (minutes).
 
@@ -135,7 +136,9 @@ function pod(namespace: string, name: string, schedulerName: string): Rec {
 async function startLedger(kubeconfig: string): Promise<{ url: string; statusUrl: string; child: ChildProcess }> {
   const port = await freePort();
   const statusPort = await freePort();
-  const child = spawn(process.execPath, [join(repo, 'bin', 'gpu-ledger.js'), 'serve', '--kubeconfig', kubeconfig, '--port', String(port), '--status-port', String(statusPort), '--log-level', 'warn'], {
+  // GPU_LEDGER_BENCH_NODE_FLAGS: Node.js flags for the gpu-ledger process (e.g. --cpu-prof to profile it).
+  const flags = (process.env.GPU_LEDGER_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  const child = spawn(process.execPath, [...flags, join(repo, 'bin', 'gpu-ledger.js'), 'serve', '--kubeconfig', kubeconfig, '--port', String(port), '--status-port', String(statusPort), '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const statusUrl = `http://127.0.0.1:${statusPort}`;
