@@ -45,6 +45,29 @@ export interface SchedulerRun {
   annotated: number;
   /** gpu-ledger's own mean time per verb (its /metrics), ms; absent for the stub. */
   verbMeanMs?: Record<string, number>;
+  /** CPU time per bound pod (ms) of each process, from kube-scheduler's start to the last bind (/proc/<pid>/stat). */
+  cpuMsPerPod: { extender: number; scheduler: number; apiserver: number; etcd: number; /** of which in the kernel (loopback TCP is processed in the sender's system calls) */ extenderSystem: number };
+}
+
+/** CPU seconds (user + system, or system only) a process has used so far; 0 when it cannot be read. */
+function cpuSeconds(pid: number | undefined, systemOnly = false): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 (clock ticks, 100 per second on Linux).
+    return ((systemOnly ? 0 : Number(fields[11])) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+function pidOf(dir: string, name: string): number | undefined {
+  try {
+    return Number(readFileSync(join(dir, 'run', `${name}.pid`), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
 }
 
 /** The shipped configuration, adapted for this run only where it must be. */
@@ -185,7 +208,7 @@ interface Env {
 
 let namespaces = 0;
 
-async function runOnce(e: Env, variant: Variant, url: string, nodes: number, pods: number, round: number, statusUrl: string | null): Promise<SchedulerRun> {
+async function runOnce(e: Env, variant: Variant, url: string, nodes: number, pods: number, round: number, statusUrl: string | null, extenderPid: number | undefined): Promise<SchedulerRun> {
   const ns = `sched-bench-${Date.now().toString(36)}-${++namespaces}`;
   await e.api.ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   const names = Array.from({ length: pods }, (_, i) => `p-${String(i).padStart(5, '0')}`);
@@ -202,9 +225,21 @@ async function runOnce(e: Env, variant: Variant, url: string, nodes: number, pod
   const cfg = join(e.work, `scheduler-${variant}-${nodes}-${round}.json`);
   writeFileSync(cfg, JSON.stringify(adaptConfig(e.shipped, { kubeconfig: e.kubeconfig, url, bind: variant === 'gpu-ledger+bind', qps: e.qps })));
   const launched = performance.now();
+  const procs = { extender: extenderPid, apiserver: pidOf(e.dir, 'apiserver'), etcd: pidOf(e.dir, 'etcd') };
+  const cpu0 = { extender: cpuSeconds(procs.extender), extenderSystem: cpuSeconds(procs.extender, true), apiserver: cpuSeconds(procs.apiserver), etcd: cpuSeconds(procs.etcd) };
   await controlPlane(e.script, ['scheduler', e.dir, cfg], { CONTROL_PLANE_SCHEDULER_V: '1' });
+  const schedulerPid = pidOf(e.dir, 'scheduler');
+  let cpu: SchedulerRun['cpuMsPerPod'];
   try {
     await Promise.race([all, new Promise((_r, rej) => setTimeout(() => rej(new Error(`${variant}: only ${binds.length} of ${pods} pods bound after 600 s`)), 600_000).unref())]);
+    const per = (s: number) => (s * 1000) / pods;
+    cpu = {
+      extender: per(cpuSeconds(procs.extender) - cpu0.extender),
+      extenderSystem: per(cpuSeconds(procs.extender, true) - cpu0.extenderSystem),
+      scheduler: per(cpuSeconds(schedulerPid)),
+      apiserver: per(cpuSeconds(procs.apiserver) - cpu0.apiserver),
+      etcd: per(cpuSeconds(procs.etcd) - cpu0.etcd),
+    };
   } finally {
     stopWatch();
     await controlPlane(e.script, ['scheduler-stop', e.dir]);
@@ -225,7 +260,7 @@ async function runOnce(e: Env, variant: Variant, url: string, nodes: number, pod
   await e.api.ok('DELETE', `/api/v1/namespaces/${ns}/pods?gracePeriodSeconds=0`);
   await until(async () => ((await e.api.ok('GET', `/api/v1/namespaces/${ns}/pods?limit=1`)) as { items: unknown[] }).items.length === 0, `pods of ${ns} deleted`, 300_000);
   const span = (binds[binds.length - 1] - binds[0]) / 1000;
-  return { variant, nodes, pods, round, podsPerSec: (pods - 1) / span, wallSec: (binds[binds.length - 1] - launched) / 1000, annotated, ...(verbMeanMs ? { verbMeanMs } : {}) };
+  return { variant, nodes, pods, round, podsPerSec: (pods - 1) / span, wallSec: (binds[binds.length - 1] - launched) / 1000, annotated, ...(verbMeanMs ? { verbMeanMs } : {}), cpuMsPerPod: cpu };
 }
 
 export async function benchScheduler(o: { nodes: number[]; pods: number; qps: number; repeat: number; log: (s: string) => void }): Promise<SchedulerRun[] | string> {
@@ -254,7 +289,7 @@ export async function benchScheduler(o: { nodes: number[]; pods: number; qps: nu
         const stub = await startStub();
         try {
           o.log(`${size} nodes, round ${round}: stub…`);
-          runs.push(await runOnce(e, 'stub', stub.url, size, o.pods, round, null));
+          runs.push(await runOnce(e, 'stub', stub.url, size, o.pods, round, null, stub.child.pid));
           o.log(`  ${runs[runs.length - 1].podsPerSec.toFixed(1)} pods/s`);
         } finally {
           await stop(stub.child);
@@ -263,7 +298,7 @@ export async function benchScheduler(o: { nodes: number[]; pods: number; qps: nu
         try {
           for (const variant of ['gpu-ledger', 'gpu-ledger+bind'] as const) {
             o.log(`${size} nodes, round ${round}: ${variant}…`);
-            runs.push(await runOnce(e, variant, ledger.url, size, o.pods, round, ledger.statusUrl));
+            runs.push(await runOnce(e, variant, ledger.url, size, o.pods, round, ledger.statusUrl, ledger.child.pid));
             o.log(`  ${runs[runs.length - 1].podsPerSec.toFixed(1)} pods/s`);
           }
         } finally {
@@ -280,11 +315,17 @@ export async function benchScheduler(o: { nodes: number[]; pods: number; qps: nu
 }
 
 export function schedulerTable(runs: readonly SchedulerRun[]): string {
-  const lines = ['| nodes | pods | round | extender | pods/s | vs stub | wall (s) | annotated by gpu-ledger | gpu-ledger mean ms per verb |', '|---:|---:|---:|---|---:|---:|---:|---:|---|'];
+  const lines = [
+    '| nodes | pods | round | extender | pods/s | vs stub | wall (s) | annotated by gpu-ledger | gpu-ledger mean ms per verb | CPU ms per pod: extender (kernel) / kube-scheduler / apiserver / etcd |',
+    '|---:|---:|---:|---|---:|---:|---:|---:|---|---|',
+  ];
   for (const r of runs) {
     const stub = runs.find((x) => x.variant === 'stub' && x.nodes === r.nodes && x.round === r.round);
     const verbs = r.verbMeanMs ? Object.entries(r.verbMeanMs).map(([v, ms]) => `${v} ${ms.toFixed(2)}`).join(', ') : '—';
-    lines.push(`| ${r.nodes} | ${r.pods} | ${r.round} | ${r.variant} | ${r.podsPerSec.toFixed(1)} | ${stub ? `${(r.podsPerSec / stub.podsPerSec).toFixed(2)}×` : '—'} | ${r.wallSec.toFixed(1)} | ${r.annotated} | ${verbs} |`);
+    const c = r.cpuMsPerPod;
+    lines.push(
+      `| ${r.nodes} | ${r.pods} | ${r.round} | ${r.variant} | ${r.podsPerSec.toFixed(1)} | ${stub ? `${(r.podsPerSec / stub.podsPerSec).toFixed(2)}×` : '—'} | ${r.wallSec.toFixed(1)} | ${r.annotated} | ${verbs} | ${c.extender.toFixed(2)} (${c.extenderSystem.toFixed(2)}) / ${c.scheduler.toFixed(2)} / ${c.apiserver.toFixed(2)} / ${c.etcd.toFixed(2)} |`,
+    );
   }
   return lines.join('\n');
 }
