@@ -57,6 +57,13 @@ export interface NodeLedger extends GpuNode {
   /** Bumped on every change of this node (caches key on it, with the ledger-wide epoch). */
   generation: number;
   /**
+   * A small number of the node's own, while it is in a ledger (−1 for scratch views): memos keep
+   * per-node answers in arrays indexed by it (filter/fit-cache.ts). With the generation (unique
+   * process-wide) it identifies the node and its state, so a slot taken over by another node
+   * never serves that node an old answer.
+   */
+  readonly slot: number;
+  /**
    * Memo of fit answers and scorer inputs, valid while `generation` is unchanged. Lives on the
    * node so the hot path pays one property read instead of a WeakMap lookup.
    */
@@ -65,14 +72,30 @@ export interface NodeLedger extends GpuNode {
 
 export interface NodeMemo {
   generation: number;
-  /** Keyed by the fit cache (filter/fit-cache.ts) and the score cache (prioritize/rank.ts) only. */
-  fits: Map<string, unknown>;
-  /** The placement epoch the fit answers were computed for. */
-  fitEpoch?: unknown;
-  lastKey?: string;
-  lastFit?: unknown;
+  /** Keyed by the score cache (prioritize/rank.ts) only. */
   scores?: { epoch: unknown; byShape: Map<string, unknown> };
   fragBefore?: { epoch: unknown; value: number };
+}
+
+/** Slots (NodeLedger.slot): handed out smallest-free-first, given back when a node leaves its ledger or is collected. */
+const freeSlots: number[] = [];
+let nextSlot = 0;
+const slotOwners = new FinalizationRegistry<number>((slot) => freeSlots.push(slot));
+
+function takeSlot(owner: object): number {
+  const slot = freeSlots.pop() ?? nextSlot++;
+  slotOwners.register(owner, slot, owner);
+  return slot;
+}
+
+function giveSlot(owner: { slot: number }): void {
+  if (owner.slot < 0 || !slotOwners.unregister(owner)) return;
+  freeSlots.push(owner.slot);
+}
+
+/** Slots handed out so far (the length arrays indexed by slot need). */
+export function slotCount(): number {
+  return nextSlot;
 }
 
 /**
@@ -88,7 +111,7 @@ export function newGeneration(): number {
 export function memoOf(node: NodeLedger): NodeMemo {
   let m = node.memo;
   if (m === undefined || m.generation !== node.generation) {
-    m = { generation: node.generation, fits: new Map() };
+    m = { generation: node.generation };
     node.memo = m;
   }
   return m;
@@ -178,7 +201,10 @@ export class Ledger {
       cpuMilli: 0,
       unaccounted: 0,
       generation: newGeneration(),
+      slot: -1,
+      memo: undefined,
     };
+    (node as { slot: number }).slot = takeSlot(node);
     this.byName.set(inventory.name, node);
     this.membership++;
     // Pods seen before their node (events come in any order, or the node was re-created).
@@ -200,6 +226,7 @@ export class Ledger {
     if (!node) return [];
     this.byName.delete(name);
     this.membership++;
+    giveSlot(node);
     const uids = [...node.pods.keys()];
     if (uids.length > 0) this.detached.set(name, new Set(uids));
     this.generation++;
@@ -327,6 +354,8 @@ function scratch(name: string, inventory: NodeInventory, pods: Iterable<[string,
     cpuMilli: 0,
     unaccounted: 0,
     generation: -1,
+    slot: -1,
+    memo: undefined,
   };
   for (const [uid, alloc] of pods) {
     view.pods.set(uid, alloc);
