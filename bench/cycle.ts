@@ -49,6 +49,8 @@ export interface CycleRun {
   phasesP50Us: { filter: number; prioritize: number; bind: number };
   /** Node each measured pod was bound to ('' when it fit nowhere). */
   placements: string[];
+  /** Over HTTP: the server's own mean time per verb (its /metrics), µs — the rest of a round trip is the wire and the client. */
+  serverMeanUs?: Record<string, number>;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -183,16 +185,18 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startServer(snapshot: string): Promise<{ port: number; child: ChildProcess }> {
+async function startServer(snapshot: string): Promise<{ port: number; statusPort: number; child: ChildProcess }> {
   const port = await freePort();
   const statusPort = await freePort();
-  const child = spawn(process.execPath, [join(repo, 'bin', 'gpu-ledger.js'), 'serve', '--snapshot', snapshot, '--port', String(port), '--status-port', String(statusPort), '--log-level', 'warn'], {
+  // GPU_LEDGER_BENCH_NODE_FLAGS: Node.js flags for the server process (e.g. --cpu-prof to profile it).
+  const flags = (process.env.GPU_LEDGER_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  const child = spawn(process.execPath, [...flags, join(repo, 'bin', 'gpu-ledger.js'), 'serve', '--snapshot', snapshot, '--port', String(port), '--status-port', String(statusPort), '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const end = Date.now() + 120_000;
   for (;;) {
     try {
-      if ((await fetch(`http://127.0.0.1:${statusPort}/readyz`)).status === 200) return { port, child };
+      if ((await fetch(`http://127.0.0.1:${statusPort}/readyz`)).status === 200) return { port, statusPort, child };
     } catch {
       /* not listening yet */
     }
@@ -242,7 +246,16 @@ async function overHttp(snapshot: string, names: string[], pods: Record<string, 
       phases[2].push((d - c) * 1000);
       placements.push(node ?? '');
     }
-    return summary('http', names.length, prefilled, cycles, phases, placements, performance.now() - t0);
+    const run = summary('http', names.length, prefilled, cycles, phases, placements, performance.now() - t0);
+    const text = await (await fetch(`http://127.0.0.1:${server.statusPort}/metrics`)).text();
+    const sums: Record<string, { sum: number; count: number }> = {};
+    for (const m of text.matchAll(/^gpu_ledger_request_duration_seconds_(sum|count)\{verb="([^"]+)"\} (\S+)$/gm)) {
+      const e = (sums[m[2]] ??= { sum: 0, count: 0 });
+      if (m[1] === 'sum') e.sum = Number(m[3]);
+      else e.count = Number(m[3]);
+    }
+    run.serverMeanUs = Object.fromEntries(Object.entries(sums).filter(([, e]) => e.count > 0).map(([v, e]) => [v, (e.sum / e.count) * 1e6]));
+    return run;
   } finally {
     agent.destroy();
     await new Promise<void>((r) => {
@@ -294,6 +307,8 @@ export function cycleTable(r: CycleReport): string {
       `| ${c.mode} | ${c.nodes} | ${c.prefilled} | ${c.cycles} | ${c.bound} / ${c.unschedulable} | ${us(c.p50Us)} / ${us(c.p90Us)} / ${us(c.p99Us)} / ${us(c.maxUs)} | ${us(c.phasesP50Us.filter)} / ${us(c.phasesP50Us.prioritize)} / ${us(c.phasesP50Us.bind)} | ${c.cyclesPerSec.toFixed(0)} |`,
     );
   }
+  const server = r.runs.find((c) => c.serverMeanUs)?.serverMeanUs;
+  if (server) lines.push('', `Over HTTP, gpu-ledger's own mean time per verb (its /metrics): ${Object.entries(server).map(([v, x]) => `${v} ${us(x)}`).join(', ')}; the rest of a round trip is the loopback wire and the client (JSON of 5,000 names each way).`);
   lines.push('', `Both runs bound every pod to the same node: ${r.samePlacements ? 'yes' : 'NO'}.`);
   return lines.join('\n');
 }
