@@ -1,7 +1,9 @@
 // Synthetic clusters for the benchmarks: a realistic mix of the seed setups (MPS single-GPU,
 // MPS 4-GPU aggregate and individual, MIG mixed 8-GPU, time-sliced 4- and 8-GPU nodes) with
-// about `podsPerNode` GPU pods bound on every node. Output is plain v1 JSON, exactly what a
-// snapshot file or an informer would deliver, so the benchmarks run the real parsers too.
+// about `podsPerNode` pods bound on every node: GPU pods, and a share of pods without GPUs (a
+// GPU node also runs agents, sidecar services, web frontends: the ledger keeps their CPU).
+// Output is plain v1 JSON, exactly what a snapshot file or an informer would deliver, so the
+// benchmarks run the real parsers too.
 
 export interface GeneratedCluster {
   nodes: Record<string, unknown>[];
@@ -115,21 +117,53 @@ export function podFor(kind: Kind, name: string, uid: string, nodeName: string |
 }
 
 const PODS_PER_KIND: Record<Kind, number> = { spark: 4, 'mps4': 14, 'mps4-ind': 12, mig8: 10, ts4: 10, ts8: 16 };
+/** Mean of PODS_PER_KIND over MIX: GPU pods per node at podsPerNode = 10 without CPU pods. */
+const MEAN_PER_KIND = MIX.reduce((a, k) => a + PODS_PER_KIND[k], 0) / MIX.length;
 
-/** `nodes` nodes; about `podsPerNode` pods each on average (scaled per kind to what fits). */
-export function generateCluster(nodes: number, podsPerNode = 10, seed = 1): GeneratedCluster {
+/** A pod without GPUs: CPU and memory only (kube-scheduler's own business; the ledger keeps its CPU). */
+export function cpuPod(name: string, uid: string, nodeName: string | null, r: () => number): Record<string, unknown> {
+  const cpu = ['250m', '500m', '1', '2'][Math.floor(r() * 4)];
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'bench', uid, resourceVersion: '1', labels: { app: 'web' } },
+    spec: {
+      ...(nodeName ? { nodeName } : {}),
+      containers: [{ name: 'web', image: 'example/web:1', resources: { requests: { cpu, memory: '512Mi' } } }],
+    },
+    status: { phase: nodeName ? 'Running' : 'Pending' },
+  };
+}
+
+/**
+ * `nodes` nodes; about `podsPerNode` pods each on average, `cpuShare` of them without GPUs (the GPU
+ * pods scaled per kind to what fits). The default, 10 pods per node with 20 % CPU-only, makes the
+ * 15,000-node / 150,000-pod cluster of the memory benchmark.
+ */
+export function generateCluster(nodes: number, podsPerNode = 10, seed = 1, cpuShare = 0.2): GeneratedCluster {
   const r = rng(seed);
   const out: GeneratedCluster = { nodes: [], pods: [], names: [] };
   let podSeq = 0;
+  const cpuPods = podsPerNode * cpuShare;
+  // Fractional counts are carried over to the next node, so the totals come out exact.
+  let gpuDue = 0;
+  let cpuDue = 0;
   for (let i = 0; i < nodes; i++) {
     const kind = MIX[i % MIX.length];
     const name = `gpu-${kind}-${String(i).padStart(5, '0')}`;
     out.nodes.push(nodeObject(name, kind));
     out.names.push(name);
-    const n = Math.round((PODS_PER_KIND[kind] * podsPerNode) / 10);
+    gpuDue += (PODS_PER_KIND[kind] * podsPerNode * (1 - cpuShare)) / MEAN_PER_KIND;
+    const n = Math.floor(gpuDue + 1e-9);
+    gpuDue -= n;
     for (let p = 0; p < n; p++) {
       podSeq++;
       out.pods.push(podFor(kind, `pod-${podSeq}`, `pod-uid-${podSeq}`, name, r));
+    }
+    cpuDue += cpuPods;
+    for (; cpuDue >= 1 - 1e-9; cpuDue--) {
+      podSeq++;
+      out.pods.push(cpuPod(`web-${podSeq}`, `pod-uid-${podSeq}`, name, r));
     }
   }
   return out;

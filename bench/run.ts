@@ -1,5 +1,7 @@
-// `npm run bench [-- --quick]`: the in-process hot path, HTTP latency against a same-run
-// baseline, memory and start-up. Prints a markdown report and writes JSON to bench/results/.
+// `npm run bench [-- --quick] [-- --only inprocess,http,memory,cycle]`: the in-process hot path,
+// HTTP latency against a same-run baseline, memory and start-up, and scheduling cycles (trace
+// shapes; skipped without ../shared/trace). Prints a markdown report and writes JSON to
+// bench/results/. kube-scheduler's own throughput is `npm run bench:scheduler` (real control plane).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,10 +9,12 @@ import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { benchInProcessIsolated, type InProcessRow } from './inprocess.js';
 import { generateCluster, probePod } from './cluster-gen.js';
+import { benchCycles, cycleTable, type CycleReport } from './cycle.js';
 import type { LoadResult } from './loadgen.js';
-import type { MemoryRow } from './memory.js';
+import { benchMemory, type MemoryRow } from './memory.js';
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repo = resolve(here, '..', '..');
@@ -20,9 +24,12 @@ interface HttpRow {
   names: number;
   mode: 'names' | 'full-nodes';
   concurrency: number;
+  /** Round of the interleaved measurement (the same case is measured `rounds` times). */
+  round: number;
   ledger: LoadResult;
   baseline: LoadResult;
   p99Ratio: number;
+  p50Ratio: number;
 }
 
 function freePort(): Promise<number> {
@@ -100,7 +107,7 @@ function filterBody(names: string[], nodes: unknown[] | null, pod: unknown): str
   return JSON.stringify({ Pod: pod, Nodes: nodes ? { metadata: {}, items: nodes } : null, NodeNames: nodes ? null : names });
 }
 
-async function benchHttp(clusterSizes: number[], nameCounts: number[], fullNodeCounts: number[], durationMs: number, tmp: string): Promise<HttpRow[]> {
+async function benchHttp(clusterSizes: number[], nameCounts: number[], fullNodeCounts: number[], concurrencies: number[], durationMs: number, rounds: number, tmp: string): Promise<HttpRow[]> {
   const rows: HttpRow[] = [];
   // The pod kube-scheduler 1.30 really sent (fixture), so the body has the real shape.
   const fixture = JSON.parse(readFileSync(join(repo, 'test', 'fixtures', 'kube-scheduler-1.30', 'filter-nodenames.json'), 'utf8')) as { Pod: unknown };
@@ -128,12 +135,14 @@ async function benchHttp(clusterSizes: number[], nameCounts: number[], fullNodeC
           );
           const bodyFile = join(tmp, `body-${size}-${k.names}-${k.mode}.json`);
           writeFileSync(bodyFile, body);
-          for (const concurrency of [1, 4]) {
-            // Interleave ledger and baseline so machine noise hits both alike.
-            const b = await load(`${baseline.url}/filter`, bodyFile, concurrency, durationMs);
-            const l = await load(`${ledger.url}/filter`, bodyFile, concurrency, durationMs);
-            rows.push({ clusterNodes: size, names: k.names, mode: k.mode, concurrency, ledger: l, baseline: b, p99Ratio: l.p99Us / b.p99Us });
-            process.stderr.write(`http ${size} nodes, ${k.names} ${k.mode}, c=${concurrency}: p99 ${l.p99Us.toFixed(0)} µs vs baseline ${b.p99Us.toFixed(0)} µs\n`);
+          for (const concurrency of concurrencies) {
+            for (let round = 1; round <= rounds; round++) {
+              // Interleave ledger and baseline so machine noise hits both alike.
+              const b = await load(`${baseline.url}/filter`, bodyFile, concurrency, durationMs);
+              const l = await load(`${ledger.url}/filter`, bodyFile, concurrency, durationMs);
+              rows.push({ clusterNodes: size, names: k.names, mode: k.mode, concurrency, round, ledger: l, baseline: b, p99Ratio: l.p99Us / b.p99Us, p50Ratio: l.p50Us / b.p50Us });
+              process.stderr.write(`http ${size} nodes, ${k.names} ${k.mode}, c=${concurrency}, round ${round}: p99 ${l.p99Us.toFixed(0)} µs vs baseline ${b.p99Us.toFixed(0)} µs\n`);
+            }
           }
         }
       } finally {
@@ -146,56 +155,93 @@ async function benchHttp(clusterSizes: number[], nameCounts: number[], fullNodeC
   return rows;
 }
 
-function memory(nodes: number, podsPerNode: number): Promise<MemoryRow> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, ['--expose-gc', join(here, 'memory.js'), String(nodes), String(podsPerNode)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('exit', (code) => (code === 0 ? res(JSON.parse(out) as MemoryRow) : rej(new Error(`memory bench exited ${code}`))));
-  });
+const us = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(0)} µs`);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** The HTTP rows of one case (all rounds). */
+function httpCase(http: HttpRow[], names: number, concurrency: number, mode: HttpRow['mode'] = 'names', size = 5000): HttpRow[] {
+  return http.filter((r) => r.names === names && r.mode === mode && r.concurrency === concurrency && r.clusterNodes === size);
 }
 
-const us = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(0)} µs`);
+function ratioText(rows: HttpRow[]): string {
+  const ratios = rows.map((r) => r.p99Ratio);
+  return rows.length === 1 ? `${ratios[0].toFixed(2)}×` : `${median(ratios).toFixed(2)}× (rounds ${ratios.map((x) => x.toFixed(2)).join(', ')})`;
+}
 
-function report(machine: Record<string, string>, inproc: InProcessRow[], http: HttpRow[], mem: MemoryRow, quick: boolean): string {
+interface Results {
+  inproc: InProcessRow[];
+  http: HttpRow[];
+  mem: MemoryRow[];
+  cycle: CycleReport | null;
+}
+
+function report(machine: Record<string, string>, r: Results, command: string): string {
   const lines: string[] = [];
-  lines.push(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memory}, Node ${machine.node}, ${machine.os}. Command: \`npm run bench${quick ? ' -- --quick' : ''}\`, ${machine.date}.`);
-  lines.push('');
-  lines.push('**In-process** (tinybench; ~10 GPU pods per node in the ledger; 1 filter/prioritize call = all nodes):');
-  lines.push('');
-  lines.push('| nodes | pods | case | mean per call | p99 per call | ns per node | calls/s |');
-  lines.push('|---:|---:|---|---:|---:|---:|---:|');
-  for (const r of inproc) lines.push(`| ${r.nodes} | ${r.pods} | ${r.case} | ${us(r.meanUs)} | ${us(r.p99Us)} | ${r.nsPerNode.toFixed(0)} | ${r.callsPerSec.toFixed(0)} |`);
-  lines.push('');
-  lines.push('**HTTP filter** (server in snapshot mode, separate load-generator process, keep-alive; baseline = minimal Node.js server that parses the same body and answers all names, same run):');
-  lines.push('');
-  lines.push('| cluster | names | mode | conc. | gpu-ledger p50 / p90 / p99 / max | req/s | baseline p50 / p99 | p99 ratio |');
-  lines.push('|---:|---:|---|---:|---|---:|---|---:|');
-  for (const r of http) {
-    lines.push(
-      `| ${r.clusterNodes} | ${r.names} | ${r.mode} | ${r.concurrency} | ${us(r.ledger.p50Us)} / ${us(r.ledger.p90Us)} / ${us(r.ledger.p99Us)} / ${us(r.ledger.maxUs)} | ${r.ledger.rps.toFixed(0)} | ${us(r.baseline.p50Us)} / ${us(r.baseline.p99Us)} | ${r.p99Ratio.toFixed(2)}× |`,
-    );
+  lines.push(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memory}, Node ${machine.node}, ${machine.os}. Command: \`${command}\`, ${machine.date}.`);
+  if (r.inproc.length) {
+    lines.push('', '**In-process** (tinybench; ~8 GPU pods and 2 pods without GPUs per node in the ledger; 1 filter/prioritize call = all nodes):', '');
+    lines.push('| nodes | pods | case | mean per call | p99 per call | ns per node | calls/s |');
+    lines.push('|---:|---:|---|---:|---:|---:|---:|');
+    for (const x of r.inproc) lines.push(`| ${x.nodes} | ${x.pods} | ${x.case} | ${us(x.meanUs)} | ${us(x.p99Us)} | ${x.nsPerNode.toFixed(0)} | ${x.callsPerSec.toFixed(0)} |`);
   }
-  lines.push('');
-  lines.push(
-    `**Memory and start-up**: ${mem.nodes} nodes / ${mem.pods} pods (snapshot ${mem.snapshotMB.toFixed(0)} MB JSON) load in ${(mem.loadMs / 1000).toFixed(2)} s; ` +
-      `RSS ${mem.rssAfterLoadMB.toFixed(0)} MB right after loading (the parse's transient peak), ${mem.rssMB.toFixed(0)} MB steady state; heap used ${mem.heapUsedMB.toFixed(0)} MB.`,
-  );
-  lines.push('');
-  const at5k = inproc.filter((r) => r.nodes === 5000 && r.case === 'filter cached');
-  const http5k = http.filter((r) => r.names === 5000 && r.mode === 'names' && r.concurrency === 1);
-  lines.push('**Targets**:');
-  lines.push(`- ≤ 100 ns per candidate node in-process at 5,000 nodes (cached filter): ${at5k.length ? `${at5k[0].nsPerNode.toFixed(0)} ns — ${at5k[0].nsPerNode <= 100 ? 'met' : 'NOT met'}` : 'not measured in this run'}`);
-  lines.push(`- HTTP p99 at 5,000 names ≤ 1.5× baseline p99 (concurrency 1): ${http5k.length ? `${http5k[0].p99Ratio.toFixed(2)}× — ${http5k[0].p99Ratio <= 1.5 ? 'met' : 'NOT met'}` : 'not measured in this run'}`);
-  lines.push(
-    `- RSS ≤ 300 MB with ${mem.nodes} nodes / ${mem.pods} pods: steady state ${mem.rssMB.toFixed(0)} MB — ${mem.rssMB <= 300 ? 'met' : 'NOT met'}; ` +
-      `right after loading ${mem.rssAfterLoadMB.toFixed(0)} MB — ${mem.rssAfterLoadMB <= 300 ? 'met' : 'NOT met'}`,
-  );
+  if (r.http.length) {
+    lines.push('', '**HTTP filter** (server in snapshot mode, separate load-generator process, keep-alive; baseline = minimal Node.js server that parses the same body and answers all names, measured just before each gpu-ledger round):', '');
+    lines.push('| cluster | names | mode | conc. | round | gpu-ledger p50 / p90 / p99 / max | req/s | baseline p50 / p99 | p50 ratio | p99 ratio |');
+    lines.push('|---:|---:|---|---:|---:|---|---:|---|---:|---:|');
+    for (const x of r.http) {
+      lines.push(
+        `| ${x.clusterNodes} | ${x.names} | ${x.mode} | ${x.concurrency} | ${x.round} | ${us(x.ledger.p50Us)} / ${us(x.ledger.p90Us)} / ${us(x.ledger.p99Us)} / ${us(x.ledger.maxUs)} | ${x.ledger.rps.toFixed(0)} | ${us(x.baseline.p50Us)} / ${us(x.baseline.p99Us)} | ${x.p50Ratio.toFixed(2)}× | ${x.p99Ratio.toFixed(2)}× |`,
+      );
+    }
+  }
+  if (r.mem.length) {
+    lines.push('', '**Memory and start-up** (each load in a fresh process; peak = getrusage maxrss):', '');
+    lines.push('| load | nodes | pods (without GPUs) | snapshot | load time | peak RSS | steady RSS | heap used | peak / steady |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const m of r.mem) {
+      lines.push(
+        `| ${m.mode === 'stream' ? 'streamed (serve)' : 'parsed whole (before)'} | ${m.nodes} | ${m.pods} (${m.cpuPods}) | ${m.snapshotMB.toFixed(0)} MB JSON | ${(m.loadMs / 1000).toFixed(2)} s | ${m.peakRssMB.toFixed(0)} MB | ${m.rssMB.toFixed(0)} MB | ${m.heapUsedMB.toFixed(0)} MB | ${m.peakRatio.toFixed(2)} |`,
+      );
+    }
+  }
+  if (r.cycle) lines.push('', '**Scheduling cycles** (trace shapes; filter → prioritize → bind per pod):', '', cycleTable(r.cycle));
+  lines.push('', '**Targets**:');
+  const at = (c: string) => r.inproc.find((x) => x.nodes === 5000 && x.case === c);
+  const newPod = at('filter new pod');
+  const newShape = at('filter new shape');
+  lines.push(`- new pod of a known shape ≤ 100 ns per node at 5,000 nodes: ${newPod ? `${newPod.nsPerNode.toFixed(0)} ns — ${newPod.nsPerNode <= 100 ? 'met' : 'NOT met'}` : 'not measured in this run'}`);
+  lines.push(`- never-seen shape ≤ 500 ns per node at 5,000 nodes: ${newShape ? `${newShape.nsPerNode.toFixed(0)} ns — ${newShape.nsPerNode <= 500 ? 'met' : 'NOT met'}` : 'not measured in this run'}`);
+  for (const [names, limit] of [
+    [5000, 1.5],
+    [500, 1.2],
+  ] as const) {
+    const rows = httpCase(r.http, names, 1);
+    const m = median(rows.map((x) => x.p99Ratio));
+    lines.push(`- HTTP filter p99 at ${names} names ≤ ${limit}× the baseline's (concurrency 1): ${rows.length ? `${ratioText(rows)} — ${m <= limit ? 'met' : 'NOT met'}` : 'not measured in this run'}`);
+  }
+  const stream = r.mem.find((m) => m.mode === 'stream');
+  if (stream) {
+    lines.push(`- load peak ≤ 2× steady state (${stream.nodes} nodes / ${stream.pods} pods): ${stream.peakRatio.toFixed(2)}× — ${stream.peakRatio <= 2 ? 'met' : 'NOT met'}`);
+    lines.push(`- steady state ≤ 300 MB: ${stream.rssMB.toFixed(0)} MB — ${stream.rssMB <= 300 ? 'met' : 'NOT met'}`);
+  }
   return lines.join('\n');
 }
 
 async function main(): Promise<void> {
-  const quick = process.argv.includes('--quick');
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string', default: 'inprocess,http,memory,cycle' },
+      rounds: { type: 'string' },
+      'trace-dir': { type: 'string', default: resolve(repo, '..', 'shared', 'trace') },
+    },
+  });
+  const quick = values.quick;
+  const only = new Set(values.only.split(',').map((s) => s.trim()));
+  const rounds = Number(values.rounds ?? (quick ? 1 : 3));
   const machine = {
     cpu: os.cpus()[0]?.model ?? 'unknown CPU',
     cores: String(os.cpus().length),
@@ -206,18 +252,32 @@ async function main(): Promise<void> {
   };
   const tmp = mkdtempSync(join(os.tmpdir(), 'gpu-ledger-bench-'));
   try {
-    process.stderr.write('in-process…\n');
-    const inproc = await benchInProcessIsolated(quick ? [100, 1000, 5000] : [100, 1000, 5000, 15000], { timeMs: quick ? 400 : 2000, podsPerNode: 10 });
-    process.stderr.write('http…\n');
-    const http = await benchHttp(quick ? [5000] : [1000, 5000], quick ? [100, 1000, 5000] : [100, 500, 1000, 5000], quick ? [100] : [100, 1000], quick ? 1500 : 5000, tmp);
-    process.stderr.write('memory…\n');
-    const mem = await memory(15000, 10);
-    const md = report(machine, inproc, http, mem, quick);
+    const r: Results = { inproc: [], http: [], mem: [], cycle: null };
+    if (only.has('inprocess')) {
+      process.stderr.write('in-process…\n');
+      r.inproc = await benchInProcessIsolated(quick ? [1000, 5000] : [100, 1000, 5000, 15000], { timeMs: quick ? 400 : 2000, podsPerNode: 10 });
+    }
+    if (only.has('http')) {
+      process.stderr.write('http…\n');
+      r.http = await benchHttp(quick ? [5000] : [1000, 5000], quick ? [500, 5000] : [100, 500, 1000, 5000], quick ? [] : [100, 1000], quick ? [1] : [1, 4], quick ? 1500 : 4000, rounds, tmp);
+    }
+    if (only.has('memory')) {
+      process.stderr.write('memory…\n');
+      r.mem = await benchMemory(15000, 10);
+    }
+    if (only.has('cycle')) {
+      process.stderr.write('cycles…\n');
+      r.cycle = await benchCycles(values['trace-dir'], 5000, quick ? 300 : 1000);
+      if (!r.cycle) process.stderr.write(`cycles skipped: no trace at ${values['trace-dir']}\n`);
+    }
+    const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+    const md = report(machine, r, command);
     process.stdout.write(md + '\n');
     const dir = join(repo, 'bench', 'results');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `bench-${machine.date}${quick ? '-quick' : ''}.json`);
-    writeFileSync(file, JSON.stringify({ machine, quick, inproc, http, memory: mem }, null, 2) + '\n');
+    const cycle = r.cycle ? { ...r.cycle, runs: r.cycle.runs.map(({ placements: _p, ...rest }) => rest) } : null;
+    writeFileSync(file, JSON.stringify({ machine, command, inproc: r.inproc, http: r.http, memory: r.mem, cycle }, null, 2) + '\n');
     process.stderr.write(`wrote ${file}\n`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });

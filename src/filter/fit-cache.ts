@@ -1,12 +1,14 @@
 // Memoised fit for the filter/prioritize hot path. kube-scheduler asks about one pod at a time,
 // pods come in few shapes (replicas of a Deployment, tiers), and a node's answer only changes
-// when the node changes. So each node keeps its answers per fit key, valid for its generation and
-// for the placement epoch (the state of everything the GPU chooser reads besides the node): a
-// repeat costs one comparison or one Map lookup instead of a placement.
+// when the node changes. So the answers are kept per shape — its fit key and the placement epoch
+// (the state of everything the GPU chooser reads besides the node) — in arrays indexed by node
+// slot (NodeLedger.slot), each with the node generation it was computed for: a repeat is two
+// array reads next to other nodes' instead of a walk through per-node objects, and a new shape
+// fills one young array instead of inserting into thousands of per-node maps.
 
 import { fit, type FitResult, type GpuChooser } from '../gpu/place.js';
 import { fitKey, type FitShape } from '../gpu/shape.js';
-import { memoOf, type NodeLedger } from '../state/ledger.js';
+import { slotCount, type NodeLedger } from '../state/ledger.js';
 
 /** How GPUs are chosen on `extender`-placement nodes, and the identity of what that choice reads. */
 export interface Placement {
@@ -15,27 +17,54 @@ export interface Placement {
   epoch: unknown;
 }
 
-/** Bound per node: a few distinct shapes are typical; a flood of unique ones must not grow memory. */
-const MAX_SHAPES_PER_NODE = 64;
+/** One shape's answers: by slot, the generation each was computed for (0: none; generations start at 1) and the answer. */
+interface ShapeAnswers {
+  readonly key: string;
+  readonly epoch: unknown;
+  generations: Float64Array;
+  answers: (FitResult | undefined)[];
+}
 
-/** fit(), answered from the node's memo when neither the node nor the placement epoch changed since. */
+/** Shapes remembered at once: a few are typical; a flood of unique ones must not grow memory. */
+const MAX_SHAPES = 64;
+const tables = new Map<string, ShapeAnswers>();
+/** The table asked for last (one pod is asked about across all nodes): no Map lookup per node. */
+let last: ShapeAnswers | null = null;
+
+function tableFor(key: string, epoch: unknown): ShapeAnswers {
+  let t = tables.get(key);
+  // Least recently asked first in the Map (at most once per request: `last` answers repeats).
+  if (t !== undefined) tables.delete(key);
+  if (t === undefined || t.epoch !== epoch) {
+    // A new epoch replaces the shape's answers: none computed for the old one is served again.
+    if (t === undefined && tables.size >= MAX_SHAPES) tables.delete(tables.keys().next().value!);
+    const n = Math.max(16, slotCount());
+    t = { key, epoch, generations: new Float64Array(n), answers: new Array<FitResult | undefined>(n) };
+  }
+  tables.set(key, t);
+  last = t;
+  return t;
+}
+
+/** Room for `slot` (slots handed out after the table was made). */
+function grow(t: ShapeAnswers, slot: number): void {
+  const n = Math.max(slot + 1, 2 * t.generations.length);
+  const g = new Float64Array(n);
+  g.set(t.generations);
+  t.generations = g;
+  t.answers.length = n;
+}
+
+/** fit(), answered from the shape's table when neither the node nor the placement epoch changed since. */
 export function fitCached(shape: FitShape, node: NodeLedger, placement: Placement, key: string = fitKey(shape)): FitResult {
-  if (node.generation < 0) return fit(shape, node, { chooser: placement.chooser });
-  const memo = memoOf(node);
-  if (memo.fitEpoch !== placement.epoch) {
-    memo.fits.clear();
-    memo.lastKey = undefined;
-    memo.fitEpoch = placement.epoch;
-  }
-  // Same key as last time (one pod asked about across all nodes): no Map lookup at all.
-  if (memo.lastKey === key) return memo.lastFit as FitResult;
-  let r = memo.fits.get(key) as FitResult | undefined;
-  if (r === undefined) {
-    r = fit(shape, node, { chooser: placement.chooser });
-    if (memo.fits.size >= MAX_SHAPES_PER_NODE) memo.fits.clear();
-    memo.fits.set(key, r);
-  }
-  memo.lastKey = key;
-  memo.lastFit = r;
+  const slot = node.slot;
+  if (node.generation < 0 || slot < 0) return fit(shape, node, { chooser: placement.chooser });
+  let t = last;
+  if (t === null || t.key !== key || t.epoch !== placement.epoch) t = tableFor(key, placement.epoch);
+  if (slot < t.generations.length && t.generations[slot] === node.generation) return t.answers[slot]!;
+  const r = fit(shape, node, { chooser: placement.chooser });
+  if (slot >= t.generations.length) grow(t, slot);
+  t.generations[slot] = node.generation;
+  t.answers[slot] = r;
   return r;
 }

@@ -2,7 +2,7 @@
 // instances; what it declares (annotation, tier or largest env entry) must fit in one instance.
 
 import type { GpuTake, NodeInventory, Reason } from '../model/types.js';
-import { admitExclusivity, type Capacity, type GpuFree, type ModeRules, type Note, type PodTake } from './mode.js';
+import { addReason, admitExclusivity, NO_NOTES, NO_REASONS, type Capacity, type GpuFree, type ModeRules, type Note, type PodTake } from './mode.js';
 import { reasons } from './reason.js';
 import { declaredMemory, usesMpsEnv, type FitShape } from './shape.js';
 import type { GpuNode, GpuUsage } from './usage.js';
@@ -21,21 +21,21 @@ function take(inv: NodeInventory, shape: FitShape, gpu: number, _on: unknown, mi
     }
   }
   const t: GpuTake = { gpu, replicas: 0, memoryBytes: 0, threadMilli: 0, clients: 0, mig: mig ? new Map(mig) : null, exclusive: shape.isolation === 'exclusive' };
-  return { take: t, refusal, notes: [] };
+  return { take: t, refusal, notes: NO_NOTES };
 }
 
-function admit(node: GpuNode, t: GpuTake, u: GpuUsage): Reason[] {
+function admit(node: GpuNode, t: GpuTake, u: GpuUsage): readonly Reason[] {
   const inv = node.inventory;
   const cap = capacity(inv, t.gpu);
-  const out = admitExclusivity(node, t, u, cap);
+  let out = addReason(null, admitExclusivity(node, t, u, cap));
   if (t.mig) {
     for (const [profile, n] of t.mig) {
       const have = cap.mig.get(profile) ?? 0;
       const used = u.mig.get(profile) ?? 0;
-      if (used + n > have) out.push(reasons.migInstances(inv.migProfiles.get(profile)?.resource ?? profile, t.gpu, { requested: n, used, capacity: have }));
+      if (used + n > have) out = addReason(out, reasons.migInstances(inv.migProfiles.get(profile)?.resource ?? profile, t.gpu, { requested: n, used, capacity: have }));
     }
   }
-  return out;
+  return out ?? NO_REASONS;
 }
 
 function free(inv: NodeInventory, gpu: number, u: GpuUsage): GpuFree {
@@ -61,8 +61,12 @@ function free(inv: NodeInventory, gpu: number, u: GpuUsage): GpuFree {
   };
 }
 
-function podNotes(_inv: NodeInventory, shape: FitShape): Note[] {
-  return usesMpsEnv(shape) ? [{ code: 'env-ignored', message: 'CUDA_MPS_* env has no effect on a MIG node: only MPS enforces it (the largest memory entry is taken as the pod\'s declared memory)' }] : [];
+const ENV_IGNORED: readonly Note[] = Object.freeze([
+  Object.freeze({ code: 'env-ignored', message: 'CUDA_MPS_* env has no effect on a MIG node: only MPS enforces it (the largest memory entry is taken as the pod\'s declared memory)' } as const),
+]);
+
+function podNotes(_inv: NodeInventory, shape: FitShape): readonly Note[] {
+  return usesMpsEnv(shape) ? ENV_IGNORED : NO_NOTES;
 }
 
 export const migRules: ModeRules = { mode: 'mig', shareable: false, limits: { memory: false, threads: false, clients: false }, capacity, take, admit, free, podNotes };

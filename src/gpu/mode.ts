@@ -54,7 +54,7 @@ export interface PodTake {
   take: GpuTake;
   /** Why the pod can never get what it declares on this GPU (unresolvable), or null. */
   refusal: Reason | null;
-  notes: Note[];
+  notes: readonly Note[];
 }
 
 export interface ModeRules {
@@ -67,10 +67,23 @@ export interface ModeRules {
   /** The pod's take on one GPU: its clients' replicas there (`on`) or its MIG instances (`mig`). */
   take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnGpu[], mig: ReadonlyMap<string, number> | null): PodTake;
   /** Capacity reasons for adding `take` to `u` (empty = it fits). */
-  admit(node: GpuNode, take: GpuTake, u: GpuUsage): Reason[];
+  admit(node: GpuNode, take: GpuTake, u: GpuUsage): readonly Reason[];
   free(inv: NodeInventory, gpu: number, u: GpuUsage): GpuFree;
   /** Notes about the pod on this node as a whole. */
-  podNotes(inv: NodeInventory, shape: FitShape): Note[];
+  podNotes(inv: NodeInventory, shape: FitShape): readonly Note[];
+}
+
+// Shared empty answers: fit runs once per candidate node, and most answers have no notes and
+// no reasons. Frozen, so a caller that tried to add to one would fail loudly.
+export const NO_NOTES: readonly Note[] = Object.freeze([]);
+export const NO_REASONS: readonly Reason[] = Object.freeze([]);
+
+/** Appends `r` to `out` (allocated on the first reason): how admit() collects its reasons. */
+export function addReason(out: Reason[] | null, r: Reason | null): Reason[] | null {
+  if (r === null) return out;
+  if (out === null) return [r];
+  out.push(r);
+  return out;
 }
 
 /** Memory one replica is worth: the device plugin's default MPS limit (memory / replicas). */
@@ -97,25 +110,35 @@ export function replicaResource(inv: NodeInventory, gpu: number): string {
 }
 
 /** Exclusivity, the same in every mode: an exclusive pod needs an idle GPU, a shared one avoids held GPUs. */
-export function admitExclusivity(node: GpuNode, take: GpuTake, u: GpuUsage, cap: Capacity): Reason[] {
-  if (take.exclusive && u.pods > 0) return [reasons.exclusiveBusy(take.gpu, u.pods, podsOnGpu(node, take.gpu))];
+export function admitExclusivity(node: GpuNode, take: GpuTake, u: GpuUsage, cap: Capacity): Reason | null {
+  if (take.exclusive && u.pods > 0) return reasons.exclusiveBusy(take.gpu, u.pods, podsOnGpu(node, take.gpu));
   if (!take.exclusive && u.exclusive > 0) {
-    return [reasons.heldExclusive(take.gpu, podsOnGpu(node, take.gpu, true), { requested: take.replicas, used: u.replicas, capacity: cap.replicas })];
+    return reasons.heldExclusive(take.gpu, podsOnGpu(node, take.gpu, true), { requested: take.replicas, used: u.replicas, capacity: cap.replicas });
   }
-  return [];
+  return null;
 }
 
-export function admitReplicas(inv: NodeInventory, take: GpuTake, u: GpuUsage, cap: Capacity): Reason[] {
-  if (take.replicas <= 0 || u.replicas + take.replicas <= cap.replicas) return [];
+export function admitReplicas(inv: NodeInventory, take: GpuTake, u: GpuUsage, cap: Capacity): Reason | null {
+  if (take.replicas <= 0 || u.replicas + take.replicas <= cap.replicas) return null;
   const a = { requested: take.replicas, used: u.replicas, capacity: cap.replicas };
-  return [inv.perGpuResources ? reasons.gpuTokens(replicaResource(inv, take.gpu), take.gpu, a) : reasons.replicas(inv.resource, take.gpu, a)];
+  return inv.perGpuResources ? reasons.gpuTokens(replicaResource(inv, take.gpu), take.gpu, a) : reasons.replicas(inv.resource, take.gpu, a);
 }
 
 /** 1 − the largest used share among the dimensions with a capacity. */
 export function freeFraction(pairs: readonly (readonly [used: number, capacity: number])[]): number {
   let used = 0;
-  for (const [u, c] of pairs) if (c > 0) used = Math.max(used, u / c);
-  return Math.min(1, Math.max(0, 1 - used));
+  for (const [u, c] of pairs) used = Math.max(used, usedShare(u, c));
+  return freeFromUsed(used);
+}
+
+/** One term of freeFraction: the share of a dimension in use, 0 when it has no capacity. */
+export function usedShare(used: number, capacity: number): number {
+  return capacity > 0 ? used / capacity : 0;
+}
+
+/** freeFraction from its largest term (the modes call this with Math.max over their dimensions: no array per GPU). */
+export function freeFromUsed(largestShare: number): number {
+  return Math.min(1, Math.max(0, 1 - largestShare));
 }
 
 export const NO_MIG: ReadonlyMap<string, number> = new Map();

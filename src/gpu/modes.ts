@@ -7,11 +7,22 @@ import { mpsRules } from './mps.js';
 import { timeSlicingRules } from './time-slicing.js';
 import { wholeRules } from './whole.js';
 
-const TABLE: Record<SharingMode, ModeRules> = { mps: mpsRules, 'time-slicing': timeSlicingRules, mig: migRules, none: wholeRules };
+/** Every sharing mode gpu-ledger knows (filters and their validation read this, never a literal list); the record's type makes a new mode fail to compile until it is listed. */
+const KNOWN: Record<SharingMode, true> = { mps: true, 'time-slicing': true, mig: true, none: true };
+export const SHARING_MODES: readonly SharingMode[] = Object.keys(KNOWN) as SharingMode[];
 
-/** Every sharing mode gpu-ledger knows (filters and their validation read this, never a literal list). */
-export const SHARING_MODES: readonly SharingMode[] = Object.keys(TABLE) as SharingMode[];
-
+// A switch rather than a lookup table: the modes are interned strings, so each case is one pointer
+// comparison, where a keyed load by a variable name is a generic lookup (rulesFor runs several
+// times per candidate node).
 export function rulesFor(inv: NodeInventory): ModeRules {
-  return TABLE[inv.mode];
+  switch (inv.mode) {
+    case 'mps':
+      return mpsRules;
+    case 'time-slicing':
+      return timeSlicingRules;
+    case 'mig':
+      return migRules;
+    case 'none':
+      return wholeRules;
+  }
 }

@@ -7,11 +7,14 @@
 import type { GpuTake, NodeInventory, Reason } from '../model/types.js';
 import { formatBytes, formatMilli } from '../model/quantity.js';
 import {
+  addReason,
   admitExclusivity,
   admitReplicas,
   sharedFree,
   memoryPerReplica,
   NO_MIG,
+  NO_NOTES,
+  NO_REASONS,
   replicaResource,
   threadsPerReplica,
   usableMemory,
@@ -23,7 +26,7 @@ import {
   type PodTake,
 } from './mode.js';
 import { reasons } from './reason.js';
-import { usesMpsEnv, type FitShape } from './shape.js';
+import { usesMpsEnv, usesUuidLimits, type FitShape } from './shape.js';
 import type { GpuNode, GpuUsage } from './usage.js';
 
 function capacity(inv: NodeInventory, gpu: number): Capacity {
@@ -44,13 +47,31 @@ function envMemory(o: OnGpu): number | undefined {
   return undefined;
 }
 
+/**
+ * A client asks for more threads than its replicas get from the daemon. The text is rendered when
+ * read: fit notes this on every candidate node, and explain reads a few of them.
+ */
+class ThreadsCapped implements Note {
+  readonly code = 'threads-capped' as const;
+  constructor(
+    private readonly container: string,
+    private readonly want: number,
+    private readonly grant: number,
+    private readonly gpu: number,
+    private readonly replicas: number,
+  ) {}
+
+  get message(): string {
+    return `container "${this.container}": ${formatMilli(this.want)} of threads cannot take effect on GPU ${this.gpu}: its ${this.replicas} replica(s) get ${formatMilli(this.grant)} from the MPS daemon, and a client's env can only lower that`;
+  }
+}
+
 function take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnGpu[]): PodTake {
   const cap = capacity(inv, gpu);
   const daemon = inv.mpsDaemonLimits;
   const perReplica = memoryPerReplica(inv, gpu);
   const threadShare = threadsPerReplica(inv, gpu);
-  const resource = replicaResource(inv, gpu);
-  const notes: Note[] = [];
+  let notes: Note[] | null = null;
   let refusal: Reason | null = null;
   let memory = 0;
   let threads = 0;
@@ -67,7 +88,7 @@ function take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnG
     if (env !== undefined) {
       largest = Math.max(largest, env);
       if (daemon && env > share) {
-        refusal ??= reasons.tokenMemory(gpu, env, share, { asked: o.replicas, needed: Math.ceil(env / Math.max(1, perReplica)), resource, each: perReplica }, o.container);
+        refusal ??= reasons.tokenMemory(gpu, env, share, { asked: o.replicas, needed: Math.ceil(env / Math.max(1, perReplica)), resource: replicaResource(inv, gpu), each: perReplica }, o.container);
         memory += share;
       } else memory += env;
     } else {
@@ -77,12 +98,7 @@ function take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnG
     }
     const wantThreads = o.client.threadMilli ?? shape.declaredThreadMilli ?? o.replicas * threadShare;
     const grantThreads = daemon ? Math.min(wantThreads, o.replicas * threadShare) : wantThreads;
-    if (grantThreads < wantThreads) {
-      notes.push({
-        code: 'threads-capped',
-        message: `container "${o.container}": ${formatMilli(wantThreads)} of threads cannot take effect on GPU ${gpu}: its ${o.replicas} replica(s) get ${formatMilli(grantThreads)} from the MPS daemon, and a client's env can only lower that`,
-      });
-    }
+    if (grantThreads < wantThreads) (notes ??= []).push(new ThreadsCapped(o.container, wantThreads, grantThreads, gpu, o.replicas));
     threads += grantThreads;
   }
   if (undeclared) {
@@ -91,26 +107,27 @@ function take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnG
     if (declared !== null) {
       largest = Math.max(largest, declared);
       if (daemon && declared > undeclaredShare) {
-        refusal ??= reasons.tokenMemory(gpu, declared, undeclaredShare, { asked: undeclaredReplicas, needed: Math.ceil(declared / Math.max(1, perReplica)), resource, each: perReplica }, null);
+        refusal ??= reasons.tokenMemory(gpu, declared, undeclaredShare, { asked: undeclaredReplicas, needed: Math.ceil(declared / Math.max(1, perReplica)), resource: replicaResource(inv, gpu), each: perReplica }, null);
         memory += undeclaredShare;
       } else memory += declared;
     } else memory += undeclaredShare;
   }
   if (cap.memoryBytes > 0 && largest > cap.memoryBytes) refusal = reasons.gpuTooSmall(gpu, largest, cap.memoryBytes);
   const t: GpuTake = { gpu, replicas, memoryBytes: memory, threadMilli: threads, clients: on.length, mig: null, exclusive: shape.isolation === 'exclusive' };
-  return { take: t, refusal, notes };
+  return { take: t, refusal, notes: notes ?? NO_NOTES };
 }
 
-function admit(node: GpuNode, t: GpuTake, u: GpuUsage): Reason[] {
+function admit(node: GpuNode, t: GpuTake, u: GpuUsage): readonly Reason[] {
   const inv = node.inventory;
   const cap = capacity(inv, t.gpu);
-  const out = [...admitExclusivity(node, t, u, cap), ...admitReplicas(inv, t, u, cap)];
+  let out = addReason(null, admitExclusivity(node, t, u, cap));
+  out = addReason(out, admitReplicas(inv, t, u, cap));
   if (cap.memoryBytes > 0 && u.memoryBytes + t.memoryBytes > cap.memoryBytes) {
-    out.push(reasons.mpsMemory(t.gpu, { requested: t.memoryBytes, used: u.memoryBytes, capacity: cap.memoryBytes }));
+    out = addReason(out, reasons.mpsMemory(t.gpu, { requested: t.memoryBytes, used: u.memoryBytes, capacity: cap.memoryBytes }));
   }
-  if (u.threadMilli + t.threadMilli > cap.threadMilli) out.push(reasons.mpsThreads(t.gpu, { requested: t.threadMilli, used: u.threadMilli, capacity: cap.threadMilli }));
-  if (u.clients + t.clients > cap.clients) out.push(reasons.mpsClients(t.gpu, { requested: t.clients, used: u.clients, capacity: cap.clients }));
-  return out;
+  if (u.threadMilli + t.threadMilli > cap.threadMilli) out = addReason(out, reasons.mpsThreads(t.gpu, { requested: t.threadMilli, used: u.threadMilli, capacity: cap.threadMilli }));
+  if (u.clients + t.clients > cap.clients) out = addReason(out, reasons.mpsClients(t.gpu, { requested: t.clients, used: u.clients, capacity: cap.clients }));
+  return out ?? NO_REASONS;
 }
 
 const LIMITS = { memory: true, threads: true, clients: true };
@@ -119,19 +136,19 @@ function free(inv: NodeInventory, gpu: number, u: GpuUsage): GpuFree {
   return sharedFree(capacity(inv, gpu), u, LIMITS);
 }
 
-function podNotes(inv: NodeInventory, shape: FitShape): Note[] {
-  const out: Note[] = [];
+function podNotes(inv: NodeInventory, shape: FitShape): readonly Note[] {
+  let out: Note[] | null = null;
   if (shape.declaredMemoryBytes === null && !usesMpsEnv(shape)) {
     const per = memoryPerReplica(inv, 0);
-    out.push({
+    (out ??= []).push({
       code: 'memory-undeclared',
       message: `pod declares no GPU memory: it is accounted at its replicas' share (${formatBytes(per)} per replica); set CUDA_MPS_PINNED_DEVICE_MEM_LIMIT or gpu-ledger.io/gpu-memory`,
     });
   }
-  if (shape.clients.some((c) => c.memLimitByUuid.size > 0)) {
-    out.push({ code: 'uuid-match', message: 'GPU UUIDs in CUDA_MPS_PINNED_DEVICE_MEM_LIMIT are matched only when the container sees one GPU' });
+  if (usesUuidLimits(shape)) {
+    (out ??= []).push({ code: 'uuid-match', message: 'GPU UUIDs in CUDA_MPS_PINNED_DEVICE_MEM_LIMIT are matched only when the container sees one GPU' });
   }
-  return out;
+  return out ?? NO_NOTES;
 }
 
 export const mpsRules: ModeRules = { mode: 'mps', shareable: true, limits: LIMITS, capacity, take, admit, free, podNotes };

@@ -26,7 +26,7 @@ export type GpuChooser = (node: GpuNode, candidates: readonly number[], shape: F
  * `sequence`: the GPU of every replica/instance in placement order — what bind records in the
  * `gpu-ledger.io/gpus` annotation so the same placement is rebuilt after a restart.
  */
-export type FitResult = { fits: true; takes: GpuTake[]; sequence: number[]; notes: Note[] } | { fits: false; reasons: Reason[] };
+export type FitResult = { fits: true; takes: GpuTake[]; sequence: number[]; notes: readonly Note[] } | { fits: false; reasons: Reason[] };
 
 export interface FitOptions {
   chooser: GpuChooser;
@@ -49,22 +49,42 @@ export const bestFitChooser: GpuChooser = (node, candidates) => {
   return best;
 };
 
-/** The pod's placement while it is being built: per GPU, its clients' replicas and its MIG instances. */
+/**
+ * The pod's placement while it is being built: per GPU (indexed by GPU; fit runs once per candidate
+ * node, so no Maps), its clients' replicas and its MIG instances.
+ */
 class Draft {
-  readonly on = new Map<number, OnGpu[]>();
-  readonly mig = new Map<number, Map<string, number>>();
-  readonly replicas = new Map<number, number>();
-  readonly sequence: number[] = [];
+  /** Arrays sized up front: an empty array that is pushed to gets room for 17 elements. */
+  readonly on: (OnGpu[] | undefined)[];
+  /** MIG instances per GPU, allocated on the first one. */
+  mig: (Map<string, number> | undefined)[] | null = null;
+  readonly replicas: number[];
+  private readonly order: number[];
+  private placed = 0;
   private next = 0;
 
-  constructor(private readonly pinned: readonly number[] | null) {}
+  constructor(
+    private readonly pinned: readonly number[] | null,
+    readonly gpuCount: number,
+    /** Replicas and instances the pod asks for: the sequence's length when everything is placed. */
+    expected: number,
+  ) {
+    this.on = new Array<OnGpu[] | undefined>(gpuCount);
+    this.replicas = new Array<number>(gpuCount).fill(0);
+    // Only a hint (a hostile running pod may ask for thousands): writing past the end appends.
+    this.order = new Array<number>(Math.min(expected, 1024));
+  }
 
   replicasOn(gpu: number): number {
-    return this.replicas.get(gpu) ?? 0;
+    return this.replicas[gpu];
   }
 
   migOn(gpu: number, profile: string): number {
-    return this.mig.get(gpu)?.get(profile) ?? 0;
+    return this.mig?.[gpu]?.get(profile) ?? 0;
+  }
+
+  migAt(gpu: number): Map<string, number> | null {
+    return this.mig?.[gpu] ?? null;
   }
 
   /** The next recorded GPU, or null when not pinned, the record ran out, or it names no GPU here. */
@@ -74,23 +94,61 @@ class Draft {
     return g >= 0 && g < gpuCount ? g : null;
   }
 
+  /** Records where the next replica or instance went. */
+  placedOn(gpu: number): void {
+    this.order[this.placed++] = gpu;
+  }
+
   addMig(gpu: number, profile: string): void {
-    let m = this.mig.get(gpu);
-    if (!m) this.mig.set(gpu, (m = new Map()));
+    const all = (this.mig ??= new Array<Map<string, number> | undefined>(this.gpuCount));
+    let m = all[gpu];
+    if (!m) all[gpu] = m = new Map();
     m.set(profile, (m.get(profile) ?? 0) + 1);
-    this.sequence.push(gpu);
+    this.placedOn(gpu);
   }
 
-  gpus(): number[] {
-    return [...new Set([...this.on.keys(), ...this.mig.keys()])].sort((a, b) => a - b);
+  /** Does the pod have anything on this GPU (a client's replicas or a MIG instance)? */
+  uses(gpu: number): boolean {
+    return this.on[gpu] !== undefined || this.migAt(gpu) !== null;
+  }
+
+  /** GPUs the pod uses. */
+  usedGpus(): number {
+    let n = 0;
+    for (let gpu = 0; gpu < this.gpuCount; gpu++) if (this.uses(gpu)) n++;
+    return n;
+  }
+
+  /** The GPU of every replica/instance in placement order (fewer than expected only when accounting a capped pod). */
+  sequence(): number[] {
+    if (this.placed !== this.order.length) this.order.length = this.placed;
+    return this.order;
   }
 }
 
-/** How replicas are picked: under every limit (decide), or wherever the pod must be (record). */
+/** Replicas and MIG instances a pod asks for (the placement sequence's length). */
+function expectedPlacements(shape: FitShape): number {
+  let n = 0;
+  for (const c of shape.clients) {
+    n += c.replicas;
+    if (c.mig.size > 0) for (const k of c.mig.values()) n += k;
+  }
+  return n;
+}
+
+const NO_ON: readonly OnGpu[] = Object.freeze([]);
+
+/**
+ * How replicas are picked: `strict`, under every limit (decide), or wherever the pod must be
+ * (record); `chooser` picks among GPUs where the node's policy leaves the choice to gpu-ledger.
+ */
 interface Picker {
-  strict: boolean;
-  chooser: GpuChooser;
+  readonly strict: boolean;
+  readonly chooser: GpuChooser;
 }
+
+/** The record path's picker (account): one object, not one per call. */
+const RECORD: Picker = { strict: false, chooser: bestFitChooser };
 
 function refuse(...rs: Reason[]): FitResult {
   return { fits: false, reasons: rs };
@@ -106,27 +164,39 @@ export function fit(shape: FitShape, node: GpuNode, options: FitOptions): FitRes
     if (node.gpus[i].pods >= MAX_PODS_PER_GPU) return refuse(reasons.nodeSaturated(i, node.gpus[i].pods, MAX_PODS_PER_GPU));
   }
   const requestReasons = checkRequests(node, shape);
-  if (requestReasons.length > 0) return { fits: false, reasons: requestReasons };
+  if (requestReasons.length > 0) return { fits: false, reasons: [...requestReasons] };
 
-  const draft = new Draft(options.pinned ?? null);
-  const picker: Picker = { strict: true, chooser: options.chooser };
+  const draft = new Draft(options.pinned ?? null, inv.gpus.length, expectedPlacements(shape));
+  // The options object is the caller's; a picker is made only for a chooser seen for the first time.
+  const picker = strictPicker(options.chooser);
   for (const client of shape.clients) {
     const failure = placeClient(shape, client, node, draft, picker);
     if (failure) return refuse(failure);
   }
   const rules = rulesFor(inv);
-  const takes: GpuTake[] = [];
-  const notes: Note[] = [...rules.podNotes(inv, shape)];
-  const capacityReasons: Reason[] = [];
-  for (const gpu of draft.gpus()) {
-    const t = rules.take(inv, shape, gpu, draft.on.get(gpu) ?? [], draft.mig.get(gpu) ?? null);
+  const takes = new Array<GpuTake>(draft.usedGpus());
+  let k = 0;
+  // The pod notes are often a shared constant: copied only when a take adds its own.
+  let notes = rules.podNotes(inv, shape);
+  let capacityReasons: Reason[] | null = null;
+  for (let gpu = 0; gpu < draft.gpuCount; gpu++) {
+    if (!draft.uses(gpu)) continue;
+    const t = rules.take(inv, shape, gpu, draft.on[gpu] ?? NO_ON, draft.migAt(gpu));
     if (t.refusal) return refuse(t.refusal);
-    for (const n of t.notes) notes.push(n);
-    takes.push(t.take);
-    for (const r of rules.admit(node, t.take, node.gpus[gpu])) capacityReasons.push(r);
+    if (t.notes.length > 0) notes = notes.concat(t.notes);
+    takes[k++] = t.take;
+    const admitted = rules.admit(node, t.take, node.gpus[gpu]);
+    if (admitted.length > 0) (capacityReasons ??= []).push(...admitted);
   }
-  if (capacityReasons.length > 0) return { fits: false, reasons: capacityReasons };
-  return { fits: true, takes, sequence: draft.sequence, notes };
+  if (capacityReasons !== null) return { fits: false, reasons: capacityReasons };
+  return { fits: true, takes, sequence: draft.sequence(), notes };
+}
+
+const strictPickers = new WeakMap<GpuChooser, Picker>();
+function strictPicker(chooser: GpuChooser): Picker {
+  let p = strictPickers.get(chooser);
+  if (p === undefined) strictPickers.set(chooser, (p = { strict: true, chooser }));
+  return p;
 }
 
 /**
@@ -137,13 +207,13 @@ export function fit(shape: FitShape, node: GpuNode, options: FitOptions): FitRes
 export function account(shape: FitShape, node: GpuNode, pinned: readonly number[] | null): { takes: GpuTake[]; sequence: number[] } {
   const inv = node.inventory;
   if (inv.gpus.length === 0) return { takes: [], sequence: [] };
-  const draft = new Draft(pinned);
-  const picker: Picker = { strict: false, chooser: bestFitChooser };
-  for (const client of shape.clients) placeClient(shape, client, node, draft, picker);
+  const draft = new Draft(pinned, inv.gpus.length, expectedPlacements(shape));
+  for (const client of shape.clients) placeClient(shape, client, node, draft, RECORD);
   const rules = rulesFor(inv);
   const takes: GpuTake[] = [];
-  for (const gpu of draft.gpus()) {
-    const t = rules.take(inv, shape, gpu, draft.on.get(gpu) ?? [], draft.mig.get(gpu) ?? null).take;
+  for (let gpu = 0; gpu < draft.gpuCount; gpu++) {
+    if (!draft.uses(gpu)) continue;
+    const t = rules.take(inv, shape, gpu, draft.on[gpu] ?? NO_ON, draft.migAt(gpu)).take;
     const cap = rules.capacity(inv, gpu);
     const memoryCap = Math.max(cap.memoryBytes, inv.gpus[gpu].memoryBytes);
     takes.push({
@@ -155,7 +225,7 @@ export function account(shape: FitShape, node: GpuNode, pinned: readonly number[
       mig: t.mig ? new Map([...t.mig].map(([p, n]) => [p, Math.min(n, Math.max(1, cap.mig.get(p) ?? 0))])) : null,
     });
   }
-  return { takes, sequence: draft.sequence };
+  return { takes, sequence: draft.sequence() };
 }
 
 /** The take of one replica of `client` on GPU `gpu` alone (what a chooser weighs per candidate). */
@@ -166,8 +236,17 @@ export function replicaTake(shape: FitShape, client: GpuClient, node: GpuNode, g
 /** Places one client's tokens, replicas and MIG instances into the draft; a reason when it cannot (strict). */
 function placeClient(shape: FitShape, client: GpuClient, node: GpuNode, draft: Draft, picker: Picker): Reason | null {
   const inv = node.inventory;
-  const mine = new Map<number, number>(); // gpu → replicas/tokens of this client
-  for (const [gpu, n] of client.gpuTokens) if (gpu < inv.gpus.length || picker.strict) mine.set(gpu, (mine.get(gpu) ?? 0) + n);
+  const gpuCount = inv.gpus.length;
+  // GPU → replicas/tokens of this client (indexed by GPU).
+  const mine = new Array<number>(gpuCount).fill(0);
+  const tokens = client.gpuTokens.size > 0;
+  if (tokens) {
+    for (const [gpu, n] of client.gpuTokens) {
+      if (gpu < gpuCount) mine[gpu] += n;
+      // checkRequests refuses a token for a GPU the node lacks before fit gets here.
+      else if (picker.strict) return reasons.resourceMissing(`nvidia.com/gpu${gpu}`, n);
+    }
+  }
 
   if (client.replicas > 0) {
     if (replicasAreMigDevices(inv)) {
@@ -177,36 +256,46 @@ function placeClient(shape: FitShape, client: GpuClient, node: GpuNode, draft: D
       if (failure) return failure;
     } else {
       // A running pod holds at most every replica the node has: keeps accounting bounded.
-      const total = inv.gpus.reduce((a, g) => a + g.replicas, 0);
-      const n = picker.strict ? client.replicas : Math.min(client.replicas, Math.max(1, total));
+      let n = client.replicas;
+      if (!picker.strict) {
+        let total = 0;
+        for (const g of inv.gpus) total += g.replicas;
+        n = Math.min(n, Math.max(1, total));
+      }
       for (let r = 0; r < n; r++) {
-        const gpu = draft.pinnedGpu(inv.gpus.length) ?? chooseReplicaGpu(shape, client, node, draft, mine, picker);
+        const gpu = draft.pinnedGpu(gpuCount) ?? chooseReplicaGpu(shape, client, node, draft, mine, picker);
         if (gpu === null) return replicaFailure(shape, node, client.replicas, r);
-        mine.set(gpu, (mine.get(gpu) ?? 0) + 1);
-        draft.replicas.set(gpu, draft.replicasOn(gpu) + 1);
-        draft.sequence.push(gpu);
+        mine[gpu]++;
+        draft.replicas[gpu]++;
+        draft.placedOn(gpu);
       }
     }
   }
-  for (const [resource, n] of client.mig) {
-    const profile = profileFor(inv, resource);
-    if (!profile) {
-      if (picker.strict) return reasons.resourceMissing(resource, n);
-      continue;
+  if (client.mig.size > 0) {
+    for (const [resource, n] of client.mig) {
+      const profile = profileFor(inv, resource);
+      if (!profile) {
+        if (picker.strict) return reasons.resourceMissing(resource, n);
+        continue;
+      }
+      const failure = placeMig(shape, client, node, draft, profile, resource, n, picker);
+      if (failure) return failure;
     }
-    const failure = placeMig(shape, client, node, draft, profile, resource, n, picker);
-    if (failure) return failure;
   }
   // Tokens count against their GPU too (replicas of shared resources were added as placed).
-  for (const [gpu, n] of client.gpuTokens) if (mine.has(gpu)) draft.replicas.set(gpu, draft.replicasOn(gpu) + n);
+  if (tokens) for (const [gpu, n] of client.gpuTokens) if (gpu < gpuCount && mine[gpu] > 0) draft.replicas[gpu] += n;
 
   // The client sees its GPUs in index order: ordinals follow that order.
-  const visible = [...mine.keys()].sort((a, b) => a - b);
-  visible.forEach((gpu, ordinal) => {
-    let list = draft.on.get(gpu);
-    if (!list) draft.on.set(gpu, (list = []));
-    list.push({ container: client.container, client, replicas: mine.get(gpu) ?? 0, ordinal, visible: visible.length });
-  });
+  let visible = 0;
+  for (let gpu = 0; gpu < gpuCount; gpu++) if (mine[gpu] > 0) visible++;
+  let ordinal = 0;
+  for (let gpu = 0; gpu < gpuCount; gpu++) {
+    if (mine[gpu] <= 0) continue;
+    const o: OnGpu = { container: client.container, client, replicas: mine[gpu], ordinal: ordinal++, visible };
+    const list = draft.on[gpu];
+    if (list) list.push(o);
+    else draft.on[gpu] = [o];
+  }
   return null;
 }
 
@@ -228,52 +317,67 @@ function replicaFailure(shape: FitShape, node: GpuNode, requested: number, place
   return reasons.replicas(inv.resource, null, { requested, used: used + placed, capacity: cap });
 }
 
-function chooseReplicaGpu(shape: FitShape, client: GpuClient, node: GpuNode, draft: Draft, mine: Map<number, number>, picker: Picker): number | null {
+function chooseReplicaGpu(shape: FitShape, client: GpuClient, node: GpuNode, draft: Draft, mine: readonly number[], picker: Picker): number | null {
   const inv = node.inventory;
   const exclusive = shape.isolation === 'exclusive';
-  const candidates: number[] = [];
-  for (let i = 0; i < inv.gpus.length; i++) {
-    const u = node.gpus[i];
-    if (u.replicas + draft.replicasOn(i) >= inv.gpus[i].replicas) continue;
-    if (u.exclusive > 0) continue;
-    if (exclusive && u.pods > 0) continue;
-    candidates.push(i);
+  const n = inv.gpus.length;
+  const placement = inv.placement;
+  if (placement !== 'extender') {
+    // The NVIDIA device plugin picks: `distributed` (its default) the GPU with the fewest replicas
+    // allocated, `packed` the most; lowest index on ties. No candidate list is built for these.
+    const distributed = placement === 'distributed';
+    let best = -1;
+    for (let i = 0; i < n; i++) {
+      if (!hasRoom(node, draft, exclusive, i)) continue;
+      if (best < 0 || (distributed ? replicasUsed(node, draft, i) < replicasUsed(node, draft, best) : replicasUsed(node, draft, i) > replicasUsed(node, draft, best))) best = i;
+    }
+    if (best >= 0 || picker.strict) return best >= 0 ? best : null;
+    // Accounting a pod that runs regardless: it is somewhere; the policy's choice is the best guess.
+    best = 0;
+    for (let i = 1; i < n; i++) if (distributed ? replicasUsed(node, draft, i) < replicasUsed(node, draft, best) : replicasUsed(node, draft, i) > replicasUsed(node, draft, best)) best = i;
+    return best;
   }
+  const candidates: number[] = [];
+  for (let i = 0; i < n; i++) if (hasRoom(node, draft, exclusive, i)) candidates.push(i);
   if (candidates.length === 0) {
     if (picker.strict) return null;
-    // Accounting a pod that runs regardless: it is somewhere; the policy's choice is the best guess.
-    for (let i = 0; i < inv.gpus.length; i++) candidates.push(i);
+    for (let i = 0; i < n; i++) candidates.push(i);
   }
-  const used = (i: number) => node.gpus[i].replicas + draft.replicasOn(i);
-  switch (inv.placement) {
-    case 'distributed': {
-      // NVIDIA device plugin default: the GPU with the fewest replicas allocated (lowest index on ties).
-      let best = candidates[0];
-      for (const i of candidates) if (used(i) < used(best)) best = i;
-      return best;
-    }
-    case 'packed': {
-      let best = candidates[0];
-      for (const i of candidates) if (used(i) > used(best)) best = i;
-      return best;
-    }
-    case 'extender': {
-      // Prefer GPUs this client does not use yet (a multi-GPU client wants distinct devices),
-      // and among those the ones where the replica's share fits.
-      const fresh = candidates.filter((i) => !mine.has(i));
-      const pool = fresh.length > 0 ? fresh : candidates;
-      const fitting = pool.filter((i) => replicaFits(shape, client, node, draft, i));
-      return picker.chooser(node, fitting.length > 0 ? fitting : pool, shape, client);
-    }
+  // Prefer GPUs this client does not use yet (a multi-GPU client wants distinct devices), and
+  // among those the ones where the replica's share fits (one candidate: nothing to prefer).
+  let pool = candidates;
+  if (pool.length > 1) {
+    const fresh: number[] = [];
+    for (const i of candidates) if (mine[i] === 0) fresh.push(i);
+    if (fresh.length > 0) pool = fresh;
   }
+  if (pool.length > 1) {
+    const fitting: number[] = [];
+    for (const i of pool) if (replicaFits(shape, client, node, draft, i)) fitting.push(i);
+    if (fitting.length > 0) pool = fitting;
+  }
+  return picker.chooser(node, pool, shape, client);
+}
+
+/** Can GPU i take one more replica of this pod: free replicas, not held exclusively, idle for an exclusive pod. */
+function hasRoom(node: GpuNode, draft: Draft, exclusive: boolean, i: number): boolean {
+  const u = node.gpus[i];
+  if (u.replicas + draft.replicasOn(i) >= node.inventory.gpus[i].replicas) return false;
+  if (u.exclusive > 0) return false;
+  return !(exclusive && u.pods > 0);
+}
+
+/** Replicas on GPU i: the node's and the draft's. */
+function replicasUsed(node: GpuNode, draft: Draft, i: number): number {
+  return node.gpus[i].replicas + draft.replicasOn(i);
 }
 
 /** Would one more replica of this client, on top of what the pod already has there, fit GPU i? */
 function replicaFits(shape: FitShape, client: GpuClient, node: GpuNode, draft: Draft, i: number): boolean {
   const inv = node.inventory;
   const rules = rulesFor(inv);
-  const on: OnGpu[] = [...(draft.on.get(i) ?? []), { container: client.container, client, replicas: 1, ordinal: 0, visible: 1 }];
-  const t = rules.take(inv, shape, i, on, draft.mig.get(i) ?? null);
+  const on: OnGpu[] = [...(draft.on[i] ?? NO_ON), { container: client.container, client, replicas: 1, ordinal: 0, visible: 1 }];
+  const t = rules.take(inv, shape, i, on, draft.migAt(i));
   return t.refusal === null && rules.admit(node, t.take, node.gpus[i]).length === 0;
 }
 

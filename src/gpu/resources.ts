@@ -4,8 +4,9 @@
 // a reason that says so and names the pods.
 
 import type { NodeInventory, Reason } from '../model/types.js';
+import { addReason, NO_REASONS } from './mode.js';
 import { reasons } from './reason.js';
-import type { FitShape } from './shape.js';
+import { planOf, type FitShape } from './shape.js';
 import { podsOnGpu, type GpuNode } from './usage.js';
 
 const PER_GPU_RE = /^nvidia\.com\/gpu(\d{1,9})$/;
@@ -13,6 +14,7 @@ const REPLICA_RESOURCES = new Set(['nvidia.com/gpu', 'nvidia.com/gpu.shared']);
 
 /** The MIG profile a resource name asks for on this node (mixed: `nvidia.com/mig-<p>`; single: `nvidia.com/gpu`). */
 export function profileFor(inv: NodeInventory, resource: string): string | null {
+  if (inv.migProfiles.size === 0) return null;
   for (const p of inv.migProfiles.values()) if (p.resource === resource) return p.name;
   return null;
 }
@@ -22,15 +24,27 @@ export function replicasAreMigDevices(inv: NodeInventory): boolean {
   return inv.migStrategy === 'single' && inv.migProfiles.size > 0 && inv.mode === 'mig';
 }
 
+/** tokenGpu answers per resource name: the regex would otherwise run once per candidate node. Bounded. */
+const tokenGpus = new Map<string, number | null>();
+
 /** The per-GPU token resource's GPU index (`nvidia.com/gpu3` → 3), or null. */
 export function tokenGpu(resource: string): number | null {
-  const m = PER_GPU_RE.exec(resource);
-  return m ? Number(m[1]) : null;
+  let g = tokenGpus.get(resource);
+  if (g === undefined) {
+    const m = PER_GPU_RE.exec(resource);
+    g = m ? Number(m[1]) : null;
+    if (tokenGpus.size >= 4096) tokenGpus.clear();
+    tokenGpus.set(resource, g);
+  }
+  return g;
 }
 
 /** Does the node offer this resource at all? */
 export function offersResource(inv: NodeInventory, resource: string): boolean {
-  const perGpu = tokenGpu(resource);
+  return offers(inv, resource, tokenGpu(resource));
+}
+
+function offers(inv: NodeInventory, resource: string, perGpu: number | null): boolean {
   if (perGpu !== null) return inv.perGpuResources && perGpu < inv.gpus.length;
   if (REPLICA_RESOURCES.has(resource)) {
     if (inv.perGpuResources) return false;
@@ -40,64 +54,74 @@ export function offersResource(inv: NodeInventory, resource: string): boolean {
   return profileFor(inv, resource) !== null;
 }
 
-interface Tally {
-  capacity: number;
-  used: number;
-  /** Free on GPUs the pod may use (not held exclusively; idle ones for an exclusive pod). */
-  usable: number;
-  /** Free on every GPU. */
-  free: number;
-  blockers: Set<number>;
+/** Capacity and use of GPU i in the resource's unit: MIG instances of `profile`, else replicas/tokens. */
+function capacityOn(node: GpuNode, profile: string | null, i: number): number {
+  return profile === null ? node.inventory.gpus[i].replicas : (node.inventory.gpus[i].mig.get(profile) ?? 0);
+}
+function usedOn(node: GpuNode, profile: string | null, i: number): number {
+  return profile === null ? node.gpus[i].replicas : (node.gpus[i].mig.get(profile) ?? 0);
+}
+function freeOn(node: GpuNode, profile: string | null, i: number): number {
+  return Math.max(0, capacityOn(node, profile, i) - usedOn(node, profile, i));
 }
 
-function tally(node: GpuNode, exclusive: boolean, gpus: Iterable<number>, cap: (i: number) => number, used: (i: number) => number): Tally {
-  const t: Tally = { capacity: 0, used: 0, usable: 0, free: 0, blockers: new Set() };
-  for (const i of gpus) {
-    const u = node.gpus[i];
-    const c = cap(i);
-    const f = Math.max(0, c - used(i));
-    t.capacity += c;
-    t.used += used(i);
-    t.free += f;
-    const blocked = u.exclusive > 0 || (exclusive && u.pods > 0);
-    if (!blocked) t.usable += f;
-    else if (f > 0) t.blockers.add(i);
-  }
-  return t;
+/** A GPU the pod may not use: held exclusively, or (for an exclusive pod) busy. */
+function blockedFor(node: GpuNode, exclusive: boolean, i: number): boolean {
+  const u = node.gpus[i];
+  return u.exclusive > 0 || (exclusive && u.pods > 0);
 }
 
-function exclusivityReason(node: GpuNode, exclusive: boolean, t: Tally, requested: number, gpu: number | null): Reason {
-  const names: string[] = [];
-  let busy = 0;
-  for (const i of t.blockers) {
-    busy += node.gpus[i].pods;
-    for (const n of podsOnGpu(node, i, !exclusive)) if (names.length < 5 && !names.includes(n)) names.push(n);
+/** Free on GPUs from..to-1 that the pod may use (not held exclusively; idle ones for an exclusive pod). */
+function usableFree(node: GpuNode, exclusive: boolean, from: number, to: number, profile: string | null): number {
+  let usable = 0;
+  for (let i = from; i < to; i++) if (!blockedFor(node, exclusive, i)) usable += freeOn(node, profile, i);
+  return usable;
+}
+
+/** Why `count` does not fit GPUs from..to-1 (called only when it does not): counts over those GPUs. */
+function shortage(node: GpuNode, exclusive: boolean, resource: string, count: number, perGpu: number | null, from: number, to: number, profile: string | null): Reason {
+  let capacity = 0;
+  let used = 0;
+  let free = 0;
+  for (let i = from; i < to; i++) {
+    capacity += capacityOn(node, profile, i);
+    used += usedOn(node, profile, i);
+    free += freeOn(node, profile, i);
   }
-  return exclusive ? reasons.exclusiveBusy(gpu, busy, names) : reasons.heldExclusive(gpu, names, { requested, used: t.used, capacity: t.capacity });
+  if (count <= free) {
+    // Enough is free, on GPUs the pod may not use: say who holds them.
+    const names: string[] = [];
+    let busy = 0;
+    for (let i = from; i < to; i++) {
+      if (!blockedFor(node, exclusive, i) || freeOn(node, profile, i) <= 0) continue;
+      busy += node.gpus[i].pods;
+      for (const n of podsOnGpu(node, i, !exclusive)) if (names.length < 5 && !names.includes(n)) names.push(n);
+    }
+    return exclusive ? reasons.exclusiveBusy(perGpu, busy, names) : reasons.heldExclusive(perGpu, names, { requested: count, used, capacity });
+  }
+  const a = { requested: count, used, capacity };
+  if (perGpu !== null) return reasons.gpuTokens(resource, perGpu, a);
+  if (profile !== null) return reasons.migInstances(resource, null, a);
+  return reasons.replicas(resource, null, a);
+}
+
+/** The reason one requested resource does not fit the node, or null when it does. */
+function checkRequest(node: GpuNode, exclusive: boolean, resource: string, count: number): Reason | null {
+  const inv = node.inventory;
+  const perGpu = tokenGpu(resource);
+  if (!offers(inv, resource, perGpu)) return reasons.resourceMissing(resource, count);
+  const profile = perGpu === null ? profileFor(inv, resource) : null;
+  const from = perGpu ?? 0;
+  const to = perGpu !== null ? perGpu + 1 : inv.gpus.length;
+  if (count <= usableFree(node, exclusive, from, to, profile)) return null;
+  return shortage(node, exclusive, resource, count, perGpu, from, to, profile);
 }
 
 /** Node-level checks of the pod's effective request per resource; empty when every one fits. */
-export function checkRequests(node: GpuNode, shape: FitShape): Reason[] {
-  const inv = node.inventory;
+export function checkRequests(node: GpuNode, shape: FitShape): readonly Reason[] {
   const exclusive = shape.isolation === 'exclusive';
-  const out: Reason[] = [];
-  const all = inv.gpus.map((_, i) => i);
-  for (const [resource, count] of shape.requests) {
-    if (!offersResource(inv, resource)) {
-      out.push(reasons.resourceMissing(resource, count));
-      continue;
-    }
-    const perGpu = tokenGpu(resource);
-    const profile = perGpu === null ? profileFor(inv, resource) : null;
-    let t: Tally;
-    if (perGpu !== null) t = tally(node, exclusive, [perGpu], (i) => inv.gpus[i].replicas, (i) => node.gpus[i].replicas);
-    else if (profile !== null) t = tally(node, exclusive, all, (i) => inv.gpus[i].mig.get(profile) ?? 0, (i) => node.gpus[i].mig.get(profile) ?? 0);
-    else t = tally(node, exclusive, all, (i) => inv.gpus[i].replicas, (i) => node.gpus[i].replicas);
-    if (count <= t.usable) continue;
-    if (count <= t.free) out.push(exclusivityReason(node, exclusive, t, count, perGpu));
-    else if (perGpu !== null) out.push(reasons.gpuTokens(resource, perGpu, { requested: count, used: t.used, capacity: t.capacity }));
-    else if (profile !== null) out.push(reasons.migInstances(resource, null, { requested: count, used: t.used, capacity: t.capacity }));
-    else out.push(reasons.replicas(resource, null, { requested: count, used: t.used, capacity: t.capacity }));
-  }
-  return out;
+  const { resources, counts } = planOf(shape);
+  let out: Reason[] | null = null;
+  for (let k = 0; k < resources.length; k++) out = addReason(out, checkRequest(node, exclusive, resources[k], counts[k]));
+  return out ?? NO_REASONS;
 }

@@ -28,18 +28,32 @@ export function stableJson(value: unknown): string {
 
 /**
  * A key function over the named fields of an object, in a fixed order, computed once per object
- * (a pod's demand is asked about across every candidate node).
+ * (a pod's demand is asked about across every candidate node) and interned.
  */
 export function keyOver<T extends object>(fields: readonly (keyof T)[]): (obj: T) => string {
   const keys = new WeakMap<T, string>();
   return (obj) => {
     let k = keys.get(obj);
     if (k === undefined) {
-      k = stableJson(fields.map((f) => obj[f]));
+      k = intern(stableJson(fields.map((f) => obj[f])));
       keys.set(obj, k);
     }
     return k;
   };
+}
+
+/**
+ * One string object per distinct key text (bounded): each request parses its pod anew, and the
+ * memos compare keys once per candidate node — equal texts that are the same object compare by
+ * pointer instead of character by character.
+ */
+const interned = new Map<string, string>();
+export function intern(key: string): string {
+  const known = interned.get(key);
+  if (known !== undefined) return known;
+  if (interned.size >= 4096) interned.clear();
+  interned.set(key, key);
+  return key;
 }
 
 /** The fit cache's key: every field fit reads, nothing else (not the pod's identity). */
@@ -53,15 +67,45 @@ export function fitShapeOf(d: PodDemand): FitShape {
 /** Memory per GPU the pod states where no MPS daemon enforces it: its declaration, else the largest env entry. */
 export function declaredMemory(shape: FitShape): number | null {
   if (shape.declaredMemoryBytes !== null) return shape.declaredMemoryBytes;
-  let max: number | null = null;
-  for (const c of shape.clients) {
-    for (const v of c.memLimitByOrdinal.values()) max = Math.max(max ?? 0, v);
-    for (const v of c.memLimitByUuid.values()) max = Math.max(max ?? 0, v);
+  return planOf(shape).largestEnvMemory;
+}
+
+/**
+ * What the rules read of a shape on every candidate node, derived once per shape object (a shape
+ * is never changed after parsing, and the filter asks about one shape across thousands of nodes):
+ * the requests as arrays, so no Map iterator is made per node, and the largest env memory entry.
+ */
+export interface FitPlan {
+  readonly resources: readonly string[];
+  readonly counts: readonly number[];
+  /** The largest CUDA_MPS_PINNED_DEVICE_MEM_LIMIT entry of any client, null when none sets one. */
+  readonly largestEnvMemory: number | null;
+}
+
+const plans = new WeakMap<FitShape, FitPlan>();
+
+export function planOf(shape: FitShape): FitPlan {
+  let p = plans.get(shape);
+  if (p === undefined) {
+    let max: number | null = null;
+    for (const c of shape.clients) {
+      for (const v of c.memLimitByOrdinal.values()) max = Math.max(max ?? 0, v);
+      for (const v of c.memLimitByUuid.values()) max = Math.max(max ?? 0, v);
+    }
+    p = { resources: [...shape.requests.keys()], counts: [...shape.requests.values()], largestEnvMemory: max };
+    plans.set(shape, p);
   }
-  return max;
+  return p;
 }
 
 /** True when a container sets CUDA_MPS_* itself. */
 export function usesMpsEnv(shape: FitShape): boolean {
-  return shape.clients.some((c) => c.memLimitByOrdinal.size > 0 || c.memLimitByUuid.size > 0 || c.threadMilli !== null);
+  for (const c of shape.clients) if (c.memLimitByOrdinal.size > 0 || c.memLimitByUuid.size > 0 || c.threadMilli !== null) return true;
+  return false;
+}
+
+/** True when a container names a GPU UUID in CUDA_MPS_PINNED_DEVICE_MEM_LIMIT. */
+export function usesUuidLimits(shape: FitShape): boolean {
+  for (const c of shape.clients) if (c.memLimitByUuid.size > 0) return true;
+  return false;
 }

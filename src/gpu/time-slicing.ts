@@ -5,11 +5,14 @@
 import type { GpuTake, NodeInventory, Reason } from '../model/types.js';
 import { formatBytes } from '../model/quantity.js';
 import {
+  addReason,
   admitExclusivity,
   admitReplicas,
   sharedFree,
   memoryPerReplica,
   NO_MIG,
+  NO_NOTES,
+  NO_REASONS,
   threadsPerReplica,
   usableMemory,
   type Capacity,
@@ -35,10 +38,10 @@ function take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnG
   const declared = declaredMemory(shape);
   const memory = declared ?? replicas * memoryPerReplica(inv, gpu);
   let refusal: Reason | null = null;
-  const notes: Note[] = [];
+  let notes: readonly Note[] = NO_NOTES;
   if (declared !== null && cap.memoryBytes > 0 && declared > cap.memoryBytes) refusal = reasons.gpuTooSmall(gpu, declared, cap.memoryBytes);
   if (declared !== null && cap.memoryBytes === 0) {
-    notes.push({ code: 'memory-unknown', message: `GPU ${gpu}'s memory is unknown (no nvidia.com/gpu.memory label or gpu-ledger.io/gpu-memory): the declared ${formatBytes(declared)} is not checked` });
+    notes = [{ code: 'memory-unknown', message: `GPU ${gpu}'s memory is unknown (no nvidia.com/gpu.memory label or gpu-ledger.io/gpu-memory): the declared ${formatBytes(declared)} is not checked` }];
   }
   const t: GpuTake = {
     gpu,
@@ -52,14 +55,15 @@ function take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnG
   return { take: t, refusal, notes };
 }
 
-function admit(node: GpuNode, t: GpuTake, u: GpuUsage): Reason[] {
+function admit(node: GpuNode, t: GpuTake, u: GpuUsage): readonly Reason[] {
   const inv = node.inventory;
   const cap = capacity(inv, t.gpu);
-  const out = [...admitExclusivity(node, t, u, cap), ...admitReplicas(inv, t, u, cap)];
+  let out = addReason(null, admitExclusivity(node, t, u, cap));
+  out = addReason(out, admitReplicas(inv, t, u, cap));
   if (cap.memoryBytes > 0 && u.memoryBytes + t.memoryBytes > cap.memoryBytes) {
-    out.push(reasons.timesliceMemory(t.gpu, { requested: t.memoryBytes, used: u.memoryBytes, capacity: cap.memoryBytes }));
+    out = addReason(out, reasons.timesliceMemory(t.gpu, { requested: t.memoryBytes, used: u.memoryBytes, capacity: cap.memoryBytes }));
   }
-  return out;
+  return out ?? NO_REASONS;
 }
 
 const LIMITS = { memory: true, threads: false, clients: false };
@@ -68,13 +72,21 @@ function free(inv: NodeInventory, gpu: number, u: GpuUsage): GpuFree {
   return sharedFree(capacity(inv, gpu), u, LIMITS);
 }
 
-function podNotes(_inv: NodeInventory, shape: FitShape): Note[] {
-  const out: Note[] = [];
-  if (usesMpsEnv(shape)) out.push({ code: 'env-ignored', message: 'CUDA_MPS_* env has no effect on a time-slicing node: only MPS enforces it (the largest memory entry is taken as the pod\'s declared memory)' });
-  if (shape.clients.some((c) => c.replicas > 1)) {
-    out.push({ code: 'replicas-no-isolation', message: 'several time-slicing replicas do not buy proportional compute or memory isolation; they only count against the replicas' });
-  }
-  return out;
+const ENV_IGNORED: Note = Object.freeze({
+  code: 'env-ignored',
+  message: "CUDA_MPS_* env has no effect on a time-slicing node: only MPS enforces it (the largest memory entry is taken as the pod's declared memory)",
+});
+const NO_ISOLATION: Note = Object.freeze({
+  code: 'replicas-no-isolation',
+  message: 'several time-slicing replicas do not buy proportional compute or memory isolation; they only count against the replicas',
+});
+// The four possible answers, shared (podNotes runs for every candidate node).
+const NOTES = [NO_NOTES, Object.freeze([ENV_IGNORED]), Object.freeze([NO_ISOLATION]), Object.freeze([ENV_IGNORED, NO_ISOLATION])] as const;
+
+function podNotes(_inv: NodeInventory, shape: FitShape): readonly Note[] {
+  const env = usesMpsEnv(shape) ? 1 : 0;
+  const several = shape.clients.some((c) => c.replicas > 1) ? 2 : 0;
+  return NOTES[env + several];
 }
 
 export const timeSlicingRules: ModeRules = { mode: 'time-slicing', shareable: true, limits: LIMITS, capacity, take, admit, free, podNotes };

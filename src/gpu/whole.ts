@@ -1,7 +1,7 @@
 // Whole GPUs (no sharing): one pod per GPU, which gets all of its memory and compute.
 
 import type { GpuTake, NodeInventory, Reason } from '../model/types.js';
-import { admitExclusivity, admitReplicas, freeFraction, NO_MIG, usableMemory, type Capacity, type GpuFree, type ModeRules, type Note, type OnGpu, type PodTake } from './mode.js';
+import { addReason, admitExclusivity, admitReplicas, freeFromUsed, NO_MIG, NO_NOTES, NO_REASONS, usableMemory, usedShare, type Capacity, type GpuFree, type ModeRules, type Note, type OnGpu, type PodTake } from './mode.js';
 import { reasons } from './reason.js';
 import { declaredMemory, usesMpsEnv, type FitShape } from './shape.js';
 import type { GpuNode, GpuUsage } from './usage.js';
@@ -17,12 +17,12 @@ function take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnG
   const declared = declaredMemory(shape);
   const refusal: Reason | null = declared !== null && cap.memoryBytes > 0 && declared > cap.memoryBytes ? reasons.gpuTooSmall(gpu, declared, cap.memoryBytes) : null;
   const t: GpuTake = { gpu, replicas, memoryBytes: inv.gpus[gpu]?.memoryBytes ?? 0, threadMilli: 1000, clients: on.length, mig: null, exclusive: shape.isolation === 'exclusive' };
-  return { take: t, refusal, notes: [] };
+  return { take: t, refusal, notes: NO_NOTES };
 }
 
-function admit(node: GpuNode, t: GpuTake, u: GpuUsage): Reason[] {
+function admit(node: GpuNode, t: GpuTake, u: GpuUsage): readonly Reason[] {
   const cap = capacity(node.inventory, t.gpu);
-  return [...admitExclusivity(node, t, u, cap), ...admitReplicas(node.inventory, t, u, cap)];
+  return addReason(addReason(null, admitExclusivity(node, t, u, cap)), admitReplicas(node.inventory, t, u, cap)) ?? NO_REASONS;
 }
 
 function free(inv: NodeInventory, gpu: number, u: GpuUsage): GpuFree {
@@ -35,14 +35,16 @@ function free(inv: NodeInventory, gpu: number, u: GpuUsage): GpuFree {
     replicas: Math.max(0, cap.replicas - u.replicas),
     clients: 0,
     mig: NO_MIG,
-    fraction: cap.replicas <= 0 || blocked ? 0 : freeFraction([[u.replicas, cap.replicas]]),
+    fraction: cap.replicas <= 0 || blocked ? 0 : freeFromUsed(Math.max(0, usedShare(u.replicas, cap.replicas))),
     idle,
     blocked,
   };
 }
 
-function podNotes(_inv: NodeInventory, shape: FitShape): Note[] {
-  return usesMpsEnv(shape) ? [{ code: 'env-ignored', message: 'CUDA_MPS_* env has no effect on a GPU without sharing: the pod gets the whole GPU' }] : [];
+const ENV_IGNORED: readonly Note[] = Object.freeze([Object.freeze({ code: 'env-ignored', message: 'CUDA_MPS_* env has no effect on a GPU without sharing: the pod gets the whole GPU' } as const)]);
+
+function podNotes(_inv: NodeInventory, shape: FitShape): readonly Note[] {
+  return usesMpsEnv(shape) ? ENV_IGNORED : NO_NOTES;
 }
 
 export const wholeRules: ModeRules = { mode: 'none', shareable: true, limits: { memory: false, threads: false, clients: false }, capacity, take, admit, free, podNotes };

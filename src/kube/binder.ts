@@ -10,9 +10,10 @@
 // have happened (BindOutcomeUnknownError). The whole bind, reads included, runs under one deadline
 // shorter than kube-scheduler's httpTimeout.
 
-import { ApiException, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, type ConfigurationOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { BindConflictError, type Binder, type BindRequest } from '../state/sink.js';
 import { BindOutcomeUnknownError } from './bind-outcome.js';
+import { KeepAlivePool } from './keep-alive.js';
 import { isTimeout, withSignal } from './timeouts.js';
 
 export function statusOf(err: unknown): number | undefined {
@@ -63,10 +64,22 @@ export interface LiveBinderOptions {
 export class LiveBinder implements Binder {
   private readonly api: CoreV1Api;
   private readonly timeoutMs: number;
+  /** Binds reuse connections (./keep-alive.ts): a handshake per bind cost more than the bind. */
+  private readonly pool = new KeepAlivePool();
 
   constructor(kc: KubeConfig, opts: LiveBinderOptions) {
     this.api = kc.makeApiClient(CoreV1Api);
     this.timeoutMs = opts.timeoutMs;
+  }
+
+  /** Per-call options: the bind's deadline, over a kept-alive connection. */
+  private options(signal: AbortSignal): ConfigurationOptions {
+    return { middleware: [...(withSignal(signal).middleware ?? []), ...(this.pool.options().middleware ?? [])], middlewareMergeStrategy: 'append' };
+  }
+
+  /** Closes the kept-alive connections. */
+  close(): void {
+    this.pool.close();
   }
 
   async bind(req: BindRequest): Promise<void> {
@@ -85,7 +98,7 @@ export class LiveBinder implements Binder {
             target: { apiVersion: 'v1', kind: 'Node', name: req.node },
           },
         },
-        withSignal(signal),
+        this.options(signal),
       );
       return;
     } catch (err) {
@@ -107,7 +120,7 @@ export class LiveBinder implements Binder {
     const label = `${req.podNamespace}/${req.podName}`;
     let pod: V1Pod;
     try {
-      pod = await this.api.readNamespacedPod({ name: req.podName, namespace: req.podNamespace }, withSignal(signal));
+      pod = await this.api.readNamespacedPod({ name: req.podName, namespace: req.podNamespace }, this.options(signal));
     } catch (err) {
       if (statusOf(err) === 404) throw new BindConflictError(`pod ${label} is gone`, null);
       throw new BindOutcomeUnknownError(`${cause}; reading the pod: ${messageOf(err, this.timeoutMs)}`);

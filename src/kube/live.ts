@@ -34,11 +34,16 @@ export async function startLiveMode(opts: LiveOptions): Promise<LiveMode> {
   opts.logger.info({ server: kc.getCurrentCluster()?.server }, 'live mode: watching nodes and bound pods');
   const watch = startClusterWatch(kc, { sink: opts.sink, logger: opts.logger, resyncPeriodMs: opts.resyncPeriodMs, apiTimeoutMs: opts.apiTimeoutMs ?? 60_000 });
   const bindTimeoutMs = opts.bindTimeoutMs ?? 4_000;
+  const binder = new LiveBinder(kc, { timeoutMs: bindTimeoutMs });
+  const stop = async () => {
+    await watch.stop();
+    binder.close();
+  };
   return {
-    binder: new LiveBinder(kc, { timeoutMs: bindTimeoutMs }),
+    binder,
     preemptionApi: new LiveEvictor(kc, { writeTimeoutMs: bindTimeoutMs, listTimeoutMs: opts.apiTimeoutMs ?? 60_000 }),
     ready: watch.ready,
     sync: watch.sync,
-    stop: watch.stop,
+    stop,
   };
 }

@@ -36,15 +36,23 @@ export class Pipeline {
     return { weights: this.state.config.scoring.weights, tiers: this.state.config.tiers, shapes: placement.epoch as readonly Shape[], placement };
   }
 
-  /** Names → nodes in the ledger, or, for a full-Node request, the views built from it. */
-  resolver(views?: NodeViews, uid?: string): Resolve {
+  /**
+   * Names → nodes in the ledger (looked up once per list: Ledger.lookup), or, for a full-Node
+   * request, the views built from it.
+   */
+  resolver(names: readonly string[], views?: NodeViews, uid?: string): Resolve {
     const ledger = this.state.ledger;
-    const base: Resolve = views ? (name) => views.get(name) ?? NO_GPU : (name): NodeLedger | Reason => ledger.nodes.get(name) ?? (ledger.knownWithoutGpu(name) ? NO_GPU : NODE_UNKNOWN);
+    let base: Resolve;
+    if (views) base = (name) => views.get(name) ?? NO_GPU;
+    else {
+      const nodes = ledger.lookup(names);
+      base = (name, i): NodeLedger | Reason => nodes[i] ?? (ledger.knownWithoutGpu(name) ? NO_GPU : NODE_UNKNOWN);
+    }
     const own = uid ? this.nominatedNode(uid) : null;
     if (own === null) return base;
     // The pod's own nomination is its share: judge that node without it (a scratch copy).
-    return (name) => {
-      const node = base(name);
+    return (name, i) => {
+      const node = base(name, i);
       return name === own && 'inventory' in node ? nodeWithout(node, new Set([uid!])) : node;
     };
   }
@@ -61,15 +69,15 @@ export class Pipeline {
    */
   filter(shape: ScoreShape, names: readonly string[], views?: NodeViews, uid?: string): FilterOutcome {
     if (uid) this.state.workload.observePod(uid, demandShape(shape));
-    return filterNodes(shape, names, this.resolver(views, uid), this.placement());
+    return filterNodes(shape, names, this.resolver(names, views, uid), this.placement());
   }
 
   rank(shape: ScoreShape, names: readonly string[], views?: NodeViews, uid?: string): Ranked[] {
-    return rankNodes(shape, names, this.resolver(views, uid), this.context());
+    return rankNodes(shape, names, this.resolver(names, views, uid), this.context());
   }
 
   rankCpu(shape: ScoreShape, names: readonly string[], views?: NodeViews): Ranked[] {
-    return rankCpuPod(shape, names, this.resolver(views), this.context());
+    return rankCpuPod(shape, names, this.resolver(names, views), this.context());
   }
 
   /**

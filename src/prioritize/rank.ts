@@ -6,7 +6,7 @@ import type { Tier } from '../model/types.js';
 import type { Resolve } from '../filter/filter-nodes.js';
 import { fitCached, type Placement } from '../filter/fit-cache.js';
 import type { FitResult } from '../gpu/place.js';
-import { fitKey } from '../gpu/shape.js';
+import { fitKey, intern } from '../gpu/shape.js';
 import { memoOf, type NodeLedger } from '../state/ledger.js';
 import type { Shape } from '../state/workload.js';
 import { normalizeScores, scoreCpuPod, scoreNode, type ScoreBreakdown } from './policy.js';
@@ -63,16 +63,17 @@ export function rankNodes(shape: ScoreShape, names: readonly string[], resolve: 
   const fk = fitKey(shape);
   const sk = scoreKey(shape);
   const sctx = { tiers: ctx.tiers, shapes: ctx.shapes };
-  const rows: Ranked[] = [];
-  for (const host of names) {
-    const node = resolve(host);
+  const rows: Ranked[] = new Array(names.length);
+  for (let i = 0; i < names.length; i++) {
+    const host = names[i];
+    const node = resolve(host, i);
     if (!('inventory' in node)) {
-      rows.push({ host, fit: { fits: false, reasons: [node] }, breakdown: null, score: 0 });
+      rows[i] = { host, fit: { fits: false, reasons: [node] }, breakdown: null, score: 0 };
       continue;
     }
     const fit = fitCached(shape, node, ctx.placement, fk);
     const breakdown = fit.fits ? rated(node, sk, ctx, () => scoreNode(shape, node, fit.takes, ctx.weights, sctx)) : null;
-    rows.push({ host, fit, breakdown, score: 0 });
+    rows[i] = { host, fit, breakdown, score: 0 };
   }
   return finish(rows);
 }
@@ -80,11 +81,11 @@ export function rankNodes(shape: ScoreShape, names: readonly string[], resolve: 
 /** Ranks pods without GPUs (`prioritize-cpu`): how little their CPU strands GPUs on each candidate. */
 export function rankCpuPod(shape: ScoreShape, names: readonly string[], resolve: Resolve, ctx: RankContext): Ranked[] {
   const sctx = { tiers: ctx.tiers, shapes: ctx.shapes };
-  const key = `cpu|${scoreKey(shape)}`;
+  const key = intern(`cpu|${scoreKey(shape)}`);
   const none: FitResult = { fits: true, takes: [], sequence: [], notes: [] };
   return finish(
-    names.map((host) => {
-      const node = resolve(host);
+    names.map((host, i) => {
+      const node = resolve(host, i);
       const breakdown = 'inventory' in node ? rated(node, key, ctx, () => scoreCpuPod(shape, node, sctx)) : scoreCpuPod(shape, undefined, sctx);
       return { host, fit: none, breakdown, score: 0 };
     }),

@@ -11,6 +11,7 @@ import type { ClusterState } from '../state/cluster-state.js';
 import { nodeWithInventory, nodeWithout, type NodeLedger } from '../state/ledger.js';
 import { BindConflictError, type Binder } from '../state/sink.js';
 import { BindOutcomeUnknownError } from '../kube/bind-outcome.js';
+import { FilterReply } from './filter-reply.js';
 import type { Metrics } from './metrics.js';
 import type { Preemptor } from './preemption.js';
 import type { ExtenderArgs, ExtenderBindingArgs, ExtenderFilterResult, ExtenderPreemptionArgs, HostPriority, MetaVictims } from './wire.js';
@@ -53,44 +54,53 @@ function requestViews(ctx: ExtenderContext, args: ExtenderArgs): NodeViews | und
   return views;
 }
 
-export function handleFilter(ctx: ExtenderContext, args: ExtenderArgs): ExtenderFilterResult {
+/** Filter: the reply is written as JSON directly (filter-reply.ts); handleFilter gives the wire object. */
+export function filterReply(ctx: ExtenderContext, args: ExtenderArgs): FilterReply {
   const demand = ctx.state.demandOf(args.Pod);
   const names = namesOf(args);
   ctx.metrics.nodesEvaluated.inc({ verb: 'filter' }, names.length);
-  // Null-prototype maps: a node named "__proto__" is a key like any other, not the object's prototype.
-  const reply: ExtenderFilterResult = { Nodes: null, NodeNames: null, FailedNodes: dict(), FailedAndUnresolvableNodes: dict(), Error: '' };
-  const { passed, failed } = demand.managed ? ctx.pipeline.filter(demand, names, requestViews(ctx, args), demand.uid) : { passed: names, failed: new Map<string, Reason[]>() };
-  const byCode = new Map<string, number>();
-  for (const [name, reasons] of failed) {
-    const r = reasons[0];
-    byCode.set(r.code, (byCode.get(r.code) ?? 0) + 1);
-    // Always unresolvable for kube-scheduler: its preemption dry run cannot see GPU shares and would
-    // find no victim (`expected at least one victim pod`). gpu-ledger preempts for them itself (--preemption).
-    reply.FailedAndUnresolvableNodes[name] = reasonText(r);
-  }
-  for (const [reason, n] of byCode) ctx.metrics.rejections.inc({ reason }, n);
-  ctx.metrics.filterResults.inc({ result: 'passed' }, passed.length);
-  ctx.metrics.filterResults.inc({ result: 'failed' }, failed.size);
-  if (args.NodeNames) reply.NodeNames = passed;
+  const outcome = demand.managed ? ctx.pipeline.filter(demand, names, requestViews(ctx, args), demand.uid) : null;
+  const passed = outcome ? outcome.passed : names;
+  let reply: FilterReply;
+  if (args.NodeNames) reply = new FilterReply(passed, null, outcome ? outcome.passedJson : null);
+  else if (!outcome) reply = new FilterReply(null, args.Nodes?.items ?? []);
   else {
     const keep = new Set(passed);
-    reply.Nodes = { metadata: {}, items: (args.Nodes?.items ?? []).filter((n) => keep.has(String((n.metadata as { name: string }).name))) };
+    reply = new FilterReply(null, (args.Nodes?.items ?? []).filter((n) => keep.has(String((n.metadata as { name: string }).name))));
   }
+  const failed = outcome ? outcome.failedNames.length : 0;
+  if (outcome && failed > 0) {
+    const byCode = new Map<string, number>();
+    for (let i = 0; i < failed; i++) {
+      const r = outcome.failedReasons[i][0];
+      byCode.set(r.code, (byCode.get(r.code) ?? 0) + 1);
+      // Always unresolvable for kube-scheduler: its preemption dry run cannot see GPU shares and would
+      // find no victim (`expected at least one victim pod`). gpu-ledger preempts for them itself (--preemption).
+      reply.fail(outcome.failedNames[i], reasonText(r), false, outcome.failedJson[i]);
+    }
+    for (const [reason, n] of byCode) ctx.metrics.rejections.inc({ reason }, n);
+  }
+  ctx.metrics.filterResults.inc({ result: 'passed' }, passed.length);
+  ctx.metrics.filterResults.inc({ result: 'failed' }, failed);
   // Refused everywhere: gpu-ledger's own preemption may start (never waiting on the API here).
-  if (ctx.preemptor && demand.managed && passed.length === 0 && failed.size > 0) {
+  if (ctx.preemptor && outcome && passed.length === 0 && failed > 0) {
     try {
-      const preempting = ctx.preemptor.onRefused(demand, failed);
-      if (preempting) reply.Error = preempting;
+      const preempting = ctx.preemptor.onRefused(demand, outcome.failed);
+      if (preempting) reply.error = preempting;
     } catch (err) {
       // Preemption is an extra: whatever goes wrong there, the filter answer stays the truthful one.
       ctx.logger.error({ err, pod: podLabel(demand), uid: demand.uid }, 'preemption failed to start');
     }
   }
-  if (ctx.logger.isLevelEnabled('debug') && failed.size > 0) {
-    ctx.logger.debug({ pod: podLabel(demand), uid: demand.uid, reasons: Object.fromEntries([...failed].map(([n, rs]) => [n, rs.map(detailText)])) }, 'filter reasons');
+  if (outcome && ctx.logger.isLevelEnabled('debug') && failed > 0) {
+    ctx.logger.debug({ pod: podLabel(demand), uid: demand.uid, reasons: Object.fromEntries([...outcome.failed].map(([n, rs]) => [n, rs.map(detailText)])) }, 'filter reasons');
   }
-  ctx.logger.info({ verb: 'filter', pod: podLabel(demand), uid: demand.uid, managed: demand.managed, candidates: names.length, passed: passed.length, failed: failed.size, ...(reply.Error ? { error: reply.Error } : {}) }, 'filter');
+  ctx.logger.info({ verb: 'filter', pod: podLabel(demand), uid: demand.uid, managed: demand.managed, candidates: names.length, passed: passed.length, failed, ...(reply.error ? { error: reply.error } : {}) }, 'filter');
   return reply;
+}
+
+export function handleFilter(ctx: ExtenderContext, args: ExtenderArgs): ExtenderFilterResult {
+  return filterReply(ctx, args).toWire();
 }
 
 /** eventText per reason object: fit answers are memoised per node, so the same reasons recur. */

@@ -7,7 +7,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { readBody, HttpError, type BodyLimits } from './body.js';
-import { handleBind, handleFilter, handlePreempt, handlePrioritize, handlePrioritizeCpu, type ExtenderContext } from './extender.js';
+import { filterReply, handleBind, handlePreempt, handlePrioritize, handlePrioritizeCpu, type ExtenderContext } from './extender.js';
+import { FilterReply } from './filter-reply.js';
 import type { Metrics } from './metrics.js';
 import { notInSyncReason, refuseBind, refuseFilter, refusePreempt, refusePrioritize, type SyncSource } from './sync-gate.js';
 import { decodeBindingArgs, decodeExtenderArgs, decodePreemptionArgs, WireError } from './wire.js';
@@ -49,7 +50,7 @@ export function verbHandler(opts: VerbOptions): (req: IncomingMessage, res: Serv
   const { ctx, metrics, logger } = opts;
   const verb = <A>(v: Verb<A>) => v as Verb<unknown>;
   const verbs = new Map<string, Verb<unknown>>([
-    ['/filter', verb({ name: 'filter', decode: decodeExtenderArgs, run: (a) => handleFilter(ctx, a), refuse: refuseFilter })],
+    ['/filter', verb({ name: 'filter', decode: decodeExtenderArgs, run: (a) => filterReply(ctx, a), refuse: refuseFilter })],
     ['/prioritize', verb({ name: 'prioritize', decode: decodeExtenderArgs, run: (a) => handlePrioritize(ctx, a), refuse: refusePrioritize })],
     ['/prioritize-cpu', verb({ name: 'prioritize-cpu', decode: decodeExtenderArgs, run: (a) => handlePrioritizeCpu(ctx, a), refuse: refusePrioritize })],
     ['/bind', verb({ name: 'bind', decode: decodeBindingArgs, run: (a) => handleBind(ctx, a), refuse: (_a, reason) => refuseBind(reason) })],
@@ -86,7 +87,8 @@ export function verbHandler(opts: VerbOptions): (req: IncomingMessage, res: Serv
         logger.info({ verb: v.name, resources: sync.resources }, 'ledger not in sync: refusing');
         result = v.refuse(args, reason);
       }
-      send(res, 200, JSON.stringify(result));
+      // The filter reply writes its own JSON (./filter-reply.ts); every other reply is a plain value.
+      send(res, 200, result instanceof FilterReply ? result.json() : JSON.stringify(result));
     } catch (err) {
       if (err instanceof HttpError) {
         metrics.badRequests.inc({ verb: v.name });

@@ -71,8 +71,8 @@ export class ClusterState implements ClusterSink {
    * filter decided on. Only the extender verbs write it (explain never does). Bounded by bytes.
    */
   private readonly lastDemand = new LRUCache<string, PodDemand>({ max: 16_384, maxSize: 64 * 2 ** 20, sizeCalculation: demandSize });
-  /** One PodShape object per distinct shape, shared by every allocation of that shape. */
-  private readonly shapes = new LRUCache<string, PodShape>({ max: 65_536, maxSize: 64 * 2 ** 20, sizeCalculation: (_v, k) => 512 + 2 * k.length });
+  /** One PodShape object (and one key string) per distinct shape, shared by every allocation of that shape. */
+  private readonly shapes = new LRUCache<string, { shape: PodShape; key: string }>({ max: 65_536, maxSize: 64 * 2 ** 20, sizeCalculation: (_v, k) => 512 + 2 * k.length });
   nodesSynced = false;
   podsSynced = false;
 
@@ -112,9 +112,9 @@ export class ClusterState implements ClusterSink {
   /** The shared shape object for a demand (interned). */
   shapeOf(d: PodDemand): { shape: PodShape; key: string } {
     const key = `${fitKey(d)}|${d.tier ?? ''}`;
-    let shape = this.shapes.get(key);
-    if (!shape) {
-      shape = {
+    let entry = this.shapes.get(key);
+    if (!entry) {
+      const shape: PodShape = {
         requests: d.requests,
         clients: d.clients,
         declaredMemoryBytes: d.declaredMemoryBytes,
@@ -123,9 +123,11 @@ export class ClusterState implements ClusterSink {
         errors: d.errors,
         tier: d.tier,
       };
-      this.shapes.set(key, shape);
+      // The entry's key is the one allocations keep: one string per shape, not one per pod.
+      entry = { shape, key };
+      this.shapes.set(key, entry);
     }
-    return { shape, key };
+    return entry;
   }
 
   /**
@@ -226,7 +228,7 @@ export class ClusterState implements ClusterSink {
       if (existing && !existing.cpuOnly) this.ledger.remove(uid);
       // A running pod without GPUs still holds CPU on a GPU node: the fragmentation scorer needs it.
       if (demand.cpuMilli > 0 && !this.ledger.cpuNodes.has(nodeName) && (existing?.cpuMilli !== demand.cpuMilli || existing.node !== nodeName)) {
-        this.ledger.put({ uid, namespace: demand.namespace, name: demand.name, node: nodeName, takes: [], cpuMilli: demand.cpuMilli, cpuOnly: true, state: 'bound', expiresAt: Infinity });
+        this.ledger.put({ uid, namespace: demand.namespace, name: demand.name, node: this.nodeNameOf(nodeName), takes: [], cpuMilli: demand.cpuMilli, cpuOnly: true, state: 'bound', expiresAt: Infinity });
       }
       return;
     }
@@ -340,6 +342,11 @@ export class ClusterState implements ClusterSink {
 
   // ---- internals ----
 
+  /** The node's own name string when the ledger has the node: 150,000 pods need not hold 150,000 copies. */
+  private nodeNameOf(name: string): string {
+    return this.ledger.nodes.get(name)?.name ?? name;
+  }
+
   private applyNode(node: unknown): string | null {
     const name = str(asObj(node).metadata?.name);
     if (!name) return null;
@@ -372,7 +379,7 @@ export class ClusterState implements ClusterSink {
       uid: demand.uid,
       namespace: demand.namespace,
       name: demand.name,
-      node: nodeName,
+      node: node?.name ?? nodeName,
       takes: placed.takes,
       sequence: placed.sequence,
       shape,

@@ -51,6 +51,8 @@ export interface PodAllocation extends PodRef {
 
 export interface NodeLedger extends GpuNode {
   readonly name: string;
+  /** The name as a JSON string literal, made once: replies list thousands of names. */
+  readonly jsonName: string;
   inventory: NodeInventory;
   /** Identity of the inventory's content: a Node update that changes nothing GPU-related keeps it. */
   inventoryKey: string;
@@ -63,6 +65,13 @@ export interface NodeLedger extends GpuNode {
   /** Bumped on every change of this node (caches key on it, with the ledger-wide epoch). */
   generation: number;
   /**
+   * A small number of the node's own, while it is in a ledger (−1 for scratch views): memos keep
+   * per-node answers in arrays indexed by it (filter/fit-cache.ts). With the generation (unique
+   * process-wide) it identifies the node and its state, so a slot taken over by another node
+   * never serves that node an old answer.
+   */
+  readonly slot: number;
+  /**
    * Memo of fit answers and scorer inputs, valid while `generation` is unchanged. Lives on the
    * node so the hot path pays one property read instead of a WeakMap lookup.
    */
@@ -71,14 +80,30 @@ export interface NodeLedger extends GpuNode {
 
 export interface NodeMemo {
   generation: number;
-  /** Keyed by the fit cache (filter/fit-cache.ts) and the score cache (prioritize/rank.ts) only. */
-  fits: Map<string, unknown>;
-  /** The placement epoch the fit answers were computed for. */
-  fitEpoch?: unknown;
-  lastKey?: string;
-  lastFit?: unknown;
+  /** Keyed by the score cache (prioritize/rank.ts) only. */
   scores?: { epoch: unknown; byShape: Map<string, unknown> };
   fragBefore?: { epoch: unknown; value: number };
+}
+
+/** Slots (NodeLedger.slot): handed out smallest-free-first, given back when a node leaves its ledger or is collected. */
+const freeSlots: number[] = [];
+let nextSlot = 0;
+const slotOwners = new FinalizationRegistry<number>((slot) => freeSlots.push(slot));
+
+function takeSlot(owner: object): number {
+  const slot = freeSlots.pop() ?? nextSlot++;
+  slotOwners.register(owner, slot, owner);
+  return slot;
+}
+
+function giveSlot(owner: { slot: number }): void {
+  if (owner.slot < 0 || !slotOwners.unregister(owner)) return;
+  freeSlots.push(owner.slot);
+}
+
+/** Slots handed out so far (the length arrays indexed by slot need). */
+export function slotCount(): number {
+  return nextSlot;
 }
 
 /**
@@ -94,7 +119,7 @@ export function newGeneration(): number {
 export function memoOf(node: NodeLedger): NodeMemo {
   let m = node.memo;
   if (m === undefined || m.generation !== node.generation) {
-    m = { generation: node.generation, fits: new Map() };
+    m = { generation: node.generation };
     node.memo = m;
   }
   return m;
@@ -105,8 +130,16 @@ export function inventoryKey(inv: NodeInventory): string {
   return JSON.stringify(inv, (_k, v: unknown) => (v instanceof Map ? [...v.entries()] : v));
 }
 
+/** Candidate lists remembered by Ledger.lookup (kube-scheduler sends the same few lists over and over). */
+const RECENT_LISTS = 4;
+
 export class Ledger {
-  readonly nodes = new Map<string, NodeLedger>();
+  private readonly byName = new Map<string, NodeLedger>();
+  /** Nodes by name; only the ledger adds and removes them (see `membership`). */
+  readonly nodes: ReadonlyMap<string, NodeLedger> = this.byName;
+  /** Bumped whenever a node is added or removed (not when one changes): Ledger.lookup's validity. */
+  private membership = 0;
+  private recent: { names: readonly string[]; membership: number; nodes: readonly (NodeLedger | undefined)[] }[] = [];
   readonly pods = new Map<string, PodAllocation>();
   /** Nodes known to exist but without NVIDIA GPUs (so filter can say "no GPU", not "unknown"). */
   readonly cpuNodes = new Set<string>();
@@ -119,6 +152,31 @@ export class Ledger {
 
   knownWithoutGpu(name: string): boolean {
     return this.cpuNodes.has(name);
+  }
+
+  /**
+   * The node of each name (undefined: not in the ledger). The names of a request are fresh strings,
+   * and looking up thousands of them costs more than the fit answers themselves; kube-scheduler
+   * sends the same candidate lists again and again, so the last few lists' answers are kept and
+   * reused while no node has been added or removed — comparing a list with a remembered one costs
+   * a fraction of looking it up.
+   */
+  lookup(names: readonly string[]): readonly (NodeLedger | undefined)[] {
+    for (let r = 0; r < this.recent.length; r++) {
+      const e = this.recent[r];
+      if (e.membership !== this.membership || !sameNames(e.names, names)) continue;
+      if (r > 0) {
+        this.recent.splice(r, 1);
+        this.recent.unshift(e);
+      }
+      return e.nodes;
+    }
+    const nodes = new Array<NodeLedger | undefined>(names.length);
+    for (let i = 0; i < names.length; i++) nodes[i] = this.byName.get(names[i]);
+    this.recent = this.recent.filter((e) => e.membership === this.membership);
+    this.recent.unshift({ names: [...names], membership: this.membership, nodes });
+    if (this.recent.length > RECENT_LISTS) this.recent.length = RECENT_LISTS;
+    return nodes;
   }
 
   /**
@@ -143,6 +201,7 @@ export class Ledger {
     }
     const node: NodeLedger = {
       name: inventory.name,
+      jsonName: JSON.stringify(inventory.name),
       inventory,
       inventoryKey: key,
       gpus: inventory.gpus.map(() => emptyUsage()),
@@ -150,8 +209,12 @@ export class Ledger {
       cpuMilli: 0,
       unaccounted: 0,
       generation: newGeneration(),
+      slot: -1,
+      memo: undefined,
     };
-    this.nodes.set(inventory.name, node);
+    (node as { slot: number }).slot = takeSlot(node);
+    this.byName.set(inventory.name, node);
+    this.membership++;
     // Pods seen before their node (events come in any order, or the node was re-created).
     const waiting = this.detached.get(inventory.name);
     if (waiting) {
@@ -169,7 +232,9 @@ export class Ledger {
   deleteNode(name: string): string[] {
     const node = this.nodes.get(name);
     if (!node) return [];
-    this.nodes.delete(name);
+    this.byName.delete(name);
+    this.membership++;
+    giveSlot(node);
     const uids = [...node.pods.keys()];
     if (uids.length > 0) this.detached.set(name, new Set(uids));
     this.generation++;
@@ -258,7 +323,10 @@ export class Ledger {
     if (sign > 0) {
       // The counters stay exact only up to MAX_PODS_PER_GPU takes per GPU; more pods than that on
       // one GPU can only have bypassed the scheduler: keep them recorded, flag the node.
-      alloc.unaccounted = alloc.takes.some((t) => (node.gpus[t.gpu]?.pods ?? 0) >= MAX_PODS_PER_GPU);
+      const unaccounted = alloc.takes.some((t) => (node.gpus[t.gpu]?.pods ?? 0) >= MAX_PODS_PER_GPU);
+      // Set only when true (or already present): a property added to every allocation costs
+      // each of them a separate property array.
+      if (unaccounted || alloc.unaccounted !== undefined) alloc.unaccounted = unaccounted;
     }
     if (alloc.unaccounted) {
       node.unaccounted += sign;
@@ -266,6 +334,12 @@ export class Ledger {
     }
     applyTakes(node, alloc.takes, sign);
   }
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function applyTakes(node: { gpus: GpuUsage[] }, takes: readonly GpuTake[], sign: 1 | -1): void {
@@ -281,6 +355,7 @@ function applyTakes(node: { gpus: GpuUsage[] }, takes: readonly GpuTake[], sign:
 function scratch(name: string, inventory: NodeInventory, pods: Iterable<[string, PodAllocation]>): NodeLedger {
   const view: NodeLedger = {
     name,
+    jsonName: JSON.stringify(name),
     inventory,
     inventoryKey: '',
     gpus: inventory.gpus.map(() => emptyUsage()),
@@ -288,6 +363,8 @@ function scratch(name: string, inventory: NodeInventory, pods: Iterable<[string,
     cpuMilli: 0,
     unaccounted: 0,
     generation: -1,
+    slot: -1,
+    memo: undefined,
   };
   for (const [uid, alloc] of pods) {
     view.pods.set(uid, alloc);

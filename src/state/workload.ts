@@ -34,6 +34,8 @@ export class WorkloadModel {
   private readonly counts = new Map<string, { shape: Omit<Shape, 'p'>; n: number }>();
   private total = 0;
   private cached: Shape[] | null = null;
+  /** The last distribution handed out (shapes() returns it again while nothing changed). */
+  private last: Shape[] | null = null;
   /** Observations since the distribution was last computed. */
   private sinceRefresh = 0;
   private readonly prior: Shape[];
@@ -117,9 +119,22 @@ export class WorkloadModel {
       covered += e.n;
       if (covered >= this.options.coverage * this.total) break;
     }
-    this.cached = keep.map((e) => ({ ...e.shape, p: e.n / covered }));
+    const next = keep.map((e) => ({ ...e.shape, p: e.n / covered }));
+    // The array's identity is the placement epoch every fit and score memo keys on: a refresh that
+    // yields the same distribution keeps the previous array, so nothing is recomputed for nothing.
+    this.cached = this.last !== null && sameShapes(this.last, next) ? this.last : (this.last = next);
     return this.cached;
   }
+}
+
+function sameShapes(a: readonly Shape[], b: readonly Shape[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x.memoryBytes !== y.memoryBytes || x.threadMilli !== y.threadMilli || x.gpus !== y.gpus || x.cpuMilli !== y.cpuMilli || x.p !== y.p) return false;
+  }
+  return true;
 }
 
 /**

@@ -151,7 +151,8 @@ export function scanSource(text: string, knownApiMethods: ReadonlySet<string> = 
       unmapped.push(`${cls}.${name}() (API class not in the table: add it to API_CLASSES and METHOD_RULES)`);
       continue;
     }
-    const rules = METHOD_RULES[name];
+    // Own entries only: `x.toString(` must not find Object.prototype.toString.
+    const rules = Object.hasOwn(METHOD_RULES, name) ? METHOD_RULES[name] : undefined;
     if (rules) {
       const pick = cls !== undefined ? rules.filter((r) => r.api === cls) : rules.filter((r) => mentioned.length === 0 || mentioned.includes(r.api));
       if (pick.length === 0) {
