@@ -105,7 +105,7 @@ describe('scheduler-config files', () => {
     expect(ext.enableHTTPS ?? false).toBe(false);
     expect(ext.tlsConfig).toBeUndefined();
     expect(ext.httpTimeout).toBe('5s');
-    expect(ext.weight).toBe(5);
+    expect(ext.weight).toBe(10);
   });
 
   it('second-scheduler-mtls.yaml: https with a client certificate, and the server verified against a CA', () => {
