@@ -11,10 +11,8 @@
 //
 //   node dist/bench/cycle.js [--nodes 5000] [--cycles 1000] [--trace-dir ../shared/trace] [--json file]
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +25,7 @@ import { parseTraceNodes, parseTracePods, traceNodeObject, tracePodObject, type 
 import { PREFIX } from '../src/model/types.js';
 import { Pipeline } from '../src/prioritize/pipeline.js';
 import { ClusterState } from '../src/state/cluster-state.js';
+import { startLedger } from './processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repo = resolve(here, '..', '..');
@@ -173,38 +172,6 @@ async function inProcess(snapshot: string, names: string[], pods: Record<string,
   return summary('in-process', names.length, prefilled, cycles, phases, placements, performance.now() - t0);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = a && typeof a === 'object' ? a.port : 0;
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
-  });
-}
-
-async function startServer(snapshot: string): Promise<{ port: number; statusPort: number; child: ChildProcess }> {
-  const port = await freePort();
-  const statusPort = await freePort();
-  // GPU_LEDGER_BENCH_NODE_FLAGS: Node.js flags for the server process (e.g. --cpu-prof to profile it).
-  const flags = (process.env.GPU_LEDGER_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
-  const child = spawn(process.execPath, [...flags, join(repo, 'bin', 'gpu-ledger.js'), 'serve', '--snapshot', snapshot, '--port', String(port), '--status-port', String(statusPort), '--log-level', 'warn'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const end = Date.now() + 120_000;
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${statusPort}/readyz`)).status === 200) return { port, statusPort, child };
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > end || child.exitCode !== null) throw new Error('gpu-ledger did not become ready');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 function post(agent: http.Agent, port: number, path: string, body: string): Promise<string> {
   return new Promise((res, rej) => {
     const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
@@ -218,7 +185,7 @@ function post(agent: http.Agent, port: number, path: string, body: string): Prom
 }
 
 async function overHttp(snapshot: string, names: string[], pods: Record<string, unknown>[], prefilled: number, seed: number): Promise<CycleRun> {
-  const server = await startServer(snapshot);
+  const server = await startLedger(['--snapshot', snapshot]);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const rand = prng(seed);
   const cycles: number[] = [];

@@ -5,7 +5,6 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +14,7 @@ import { generateCluster, probePod } from './cluster-gen.js';
 import { benchCycles, cycleTable, type CycleReport } from './cycle.js';
 import type { LoadResult } from './loadgen.js';
 import { benchMemory, type MemoryRow } from './memory.js';
+import { startLedger, startReference } from './processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repo = resolve(here, '..', '..');
@@ -30,57 +30,6 @@ interface HttpRow {
   baseline: LoadResult;
   p99Ratio: number;
   p50Ratio: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = a && typeof a === 'object' ? a.port : 0;
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
-  });
-}
-
-async function waitReady(url: string, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const r = await fetch(`${url}/readyz`);
-      if (r.status === 200) return;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > end) throw new Error(`server at ${url} not ready after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function startLedger(snapshot: string): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const statusPort = await freePort();
-  const child = spawn(process.execPath, [join(repo, 'bin', 'gpu-ledger.js'), 'serve', '--snapshot', snapshot, '--port', String(port), '--status-port', String(statusPort)], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  // Readiness is on the read-only status port; the verbs on the extender port.
-  await waitReady(`http://127.0.0.1:${statusPort}`, 120_000);
-  return { url: `http://127.0.0.1:${port}`, child };
-}
-
-async function startBaseline(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [join(here, 'baseline-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((res, rej) => {
-    let buf = '';
-    child.stdout?.on('data', (c: Buffer) => {
-      buf += c.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(buf);
-      if (m) res(m[1]);
-    });
-    child.on('exit', () => rej(new Error('baseline exited')));
-  });
-  return { url, child };
 }
 
 function load(url: string, bodyFile: string, concurrency: number, durationMs: number): Promise<LoadResult> {
@@ -112,13 +61,13 @@ async function benchHttp(clusterSizes: number[], nameCounts: number[], fullNodeC
   // The pod kube-scheduler 1.30 really sent (fixture), so the body has the real shape.
   const fixture = JSON.parse(readFileSync(join(repo, 'test', 'fixtures', 'kube-scheduler-1.30', 'filter-nodenames.json'), 'utf8')) as { Pod: unknown };
   const pod = fixture.Pod ?? probePod('bench-http');
-  const baseline = await startBaseline();
+  const baseline = await startReference('baseline-server.js');
   try {
     for (const size of clusterSizes) {
       const c = generateCluster(size);
       const snap = join(tmp, `cluster-${size}.json`);
       writeFileSync(snap, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [...c.nodes, ...c.pods] }));
-      const ledger = await startLedger(snap);
+      const ledger = await startLedger(['--snapshot', snap]);
       try {
         const cases: { names: number; mode: 'names' | 'full-nodes' }[] = [
           ...nameCounts.filter((n) => n <= size).map((names) => ({ names, mode: 'names' as const })),

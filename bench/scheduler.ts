@@ -15,15 +15,15 @@
 //
 // Without the control plane it prints why and exits 0. Not part of `npm test` (minutes).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseYaml } from '../src/model/yaml.js';
 import { Api, controlPlane, locateControlPlane } from './kube-api.js';
+import { startLedger, startReference } from './processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repo = resolve(here, '..', '..');
@@ -80,18 +80,6 @@ export function adaptConfig(shipped: Rec, o: { kubeconfig: string; url: string; 
   extenders[0].urlPrefix = o.url;
   if (!o.bind) delete extenders[0].bindVerb;
   return c;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = a && typeof a === 'object' ? a.port : 0;
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
-  });
 }
 
 async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs: number): Promise<T> {
@@ -154,33 +142,6 @@ function pod(namespace: string, name: string, schedulerName: string): Rec {
       ],
     },
   };
-}
-
-async function startLedger(kubeconfig: string): Promise<{ url: string; statusUrl: string; child: ChildProcess }> {
-  const port = await freePort();
-  const statusPort = await freePort();
-  // GPU_LEDGER_BENCH_NODE_FLAGS: Node.js flags for the gpu-ledger process (e.g. --cpu-prof to profile it).
-  const flags = (process.env.GPU_LEDGER_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
-  const child = spawn(process.execPath, [...flags, join(repo, 'bin', 'gpu-ledger.js'), 'serve', '--kubeconfig', kubeconfig, '--port', String(port), '--status-port', String(statusPort), '--log-level', 'warn'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const statusUrl = `http://127.0.0.1:${statusPort}`;
-  await until(async () => (await fetch(`${statusUrl}/readyz`)).status === 200, 'gpu-ledger /readyz', 120_000);
-  return { url: `http://127.0.0.1:${port}`, statusUrl, child };
-}
-
-async function startStub(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [join(here, 'stub-extender.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((res, rej) => {
-    let buf = '';
-    child.stdout?.on('data', (c: Buffer) => {
-      buf += c.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(buf);
-      if (m) res(m[1]);
-    });
-    child.on('exit', () => rej(new Error('stub extender exited')));
-  });
-  return { url, child };
 }
 
 /** gpu-ledger's mean request time per verb so far (from /metrics), ms. */
@@ -286,7 +247,7 @@ export async function benchScheduler(o: { nodes: number[]; pods: number; qps: nu
       created = size;
       for (let round = 1; round <= o.repeat; round++) {
         // The stub alone (gpu-ledger stopped: it would compete for the CPU watching the pods).
-        const stub = await startStub();
+        const stub = await startReference('stub-extender.js');
         try {
           o.log(`${size} nodes, round ${round}: stub…`);
           runs.push(await runOnce(e, 'stub', stub.url, size, o.pods, round, null, stub.child.pid));
@@ -294,7 +255,7 @@ export async function benchScheduler(o: { nodes: number[]; pods: number; qps: nu
         } finally {
           await stop(stub.child);
         }
-        const ledger = await startLedger(kubeconfig);
+        const ledger = await startLedger(['--kubeconfig', kubeconfig]);
         try {
           for (const variant of ['gpu-ledger', 'gpu-ledger+bind'] as const) {
             o.log(`${size} nodes, round ${round}: ${variant}…`);
