@@ -49,6 +49,8 @@ export function eventText(r: Reason): string {
       return `gpu-ledger: pod declares more GPU memory (${formatBytes(r.requested)}) than its ${r.tokens?.resource ?? 'nvidia.com/gpu'} tokens get from the MPS daemon`;
     case 'gpu-too-small':
       return `gpu-ledger: GPU too small (pod declares ${formatBytes(r.requested)} per GPU)`;
+    case 'too-few-gpus':
+      return `gpu-ledger: pod names ${r.requested} GPU devices in CUDA_MPS_PINNED_DEVICE_MEM_LIMIT but gets at most ${r.capacity} distinct GPU(s) here`;
     case 'timeslice-memory':
       return `gpu-ledger: time-sliced GPU memory overcommit (pod needs ${formatBytes(r.requested)} on one GPU)`;
     case 'mig-instances':
@@ -82,6 +84,8 @@ export function detailText(r: Reason): string {
     }
     case 'gpu-too-small':
       return `${where}pod declares ${formatBytes(r.requested)} per GPU; a GPU here has ${formatBytes(r.capacity)} usable`;
+    case 'too-few-gpus':
+      return `${r.detail ?? 'a container'} names devices 0..${r.requested - 1} in CUDA_MPS_PINNED_DEVICE_MEM_LIMIT, so it needs ${r.requested} distinct GPUs; its replicas get ${r.capacity} here (a container sees one device per GPU its replicas land on)`;
     case 'mig-memory':
       return `${where}pod declares ${formatBytes(r.requested)}; one ${r.resource} instance has ${formatBytes(r.capacity)}`;
     case 'exclusive-busy':

@@ -97,6 +97,10 @@ export function suggestion(r: Reason, node: GpuNode): string | null {
       if (t.needed > replicas) return `not on this node: even all ${replicas} replicas of a GPU give ${formatBytes(replicas * t.each)}`;
       return `ask for ${t.needed} of ${t.resource} (${formatBytes(t.each)} each), or declare at most ${formatBytes(r.capacity)}`;
     }
+    case 'too-few-gpus':
+      return r.resolvable
+        ? `needs ${r.requested} GPUs with a free replica each; ${r.capacity} have one now (evicting pods could free more)`
+        : `not on this node: it has ${inv.gpus.length} GPU(s); use a node with at least ${r.requested}, or name only devices 0..${Math.max(0, inv.gpus.length - 1)}`;
     case 'gpu-too-small':
       return `declare at most ${formatBytes(r.capacity)} (all of one GPU here), or use a node with larger GPUs`;
     case 'mig-memory': {

@@ -288,6 +288,13 @@ function placeClient(shape: FitShape, client: GpuClient, node: GpuNode, draft: D
   // The client sees its GPUs in index order: ordinals follow that order.
   let visible = 0;
   for (let gpu = 0; gpu < gpuCount; gpu++) if (mine[gpu] > 0) visible++;
+  // Env entries for devices 0..needed−1 need that many distinct GPUs: replicas that share a GPU
+  // are one device to the container, and an entry for a device it never sees limits nothing.
+  if (picker.strict && client.memLimitByOrdinal.size > 0) {
+    let needed = 0;
+    for (const o of client.memLimitByOrdinal.keys()) if (o + 1 > needed) needed = o + 1;
+    if (visible < needed) return reasons.tooFewGpus(client.container, needed, visible, gpuCount);
+  }
   let ordinal = 0;
   for (let gpu = 0; gpu < gpuCount; gpu++) {
     if (mine[gpu] <= 0) continue;

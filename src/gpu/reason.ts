@@ -65,6 +65,14 @@ export const reasons = {
   gpuTooSmall: (gpu: number | null, declared: number, capacity: number): Reason =>
     make({ code: 'gpu-too-small', resource: 'memory', gpu, requested: declared, used: 0, capacity, unit: 'bytes', resolvable: false }),
 
+  /**
+   * A client's CUDA_MPS_PINNED_DEVICE_MEM_LIMIT names devices 0..needed−1, but its replicas land on
+   * only `visible` distinct GPUs of this node (a container sees one device per GPU it gets), so the
+   * entries beyond them would limit devices it never sees and the memory would not be there.
+   */
+  tooFewGpus: (container: string, needed: number, visible: number, gpus: number): Reason =>
+    make({ code: 'too-few-gpus', resource: 'nvidia.com/gpu', gpu: null, requested: needed, used: 0, capacity: visible, unit: 'count', resolvable: gpus >= needed, detail: `container "${container}"` }),
+
   migInstances: (resource: string, gpu: number | null, a: Amounts): Reason => make({ code: 'mig-instances', resource, gpu, ...a, unit: 'count', resolvable: true }),
   migMemory: (resource: string, declared: number, capacity: number): Reason =>
     make({ code: 'mig-memory', resource, gpu: null, requested: declared, used: 0, capacity, unit: 'bytes', resolvable: false }),

@@ -184,6 +184,7 @@ export type ReasonCode =
   | 'mps-clients'
   | 'token-memory'
   | 'gpu-too-small'
+  | 'too-few-gpus'
   | 'timeslice-memory'
   | 'mig-instances'
   | 'mig-memory'

@@ -164,6 +164,8 @@ function placeClient(shape: FitShape, client: GpuClient, node: GpuNode, draft: D
 
   // The client sees its GPUs in index order: ordinals follow that order.
   const visible = [...mine.keys()].sort((a, b) => a - b);
+  const needed = Math.max(0, ...[...client.memLimitByOrdinal.keys()].map((o) => o + 1));
+  if (picker.strict && visible.length < needed) return reasons.tooFewGpus(client.container, needed, visible.length, inv.gpus.length);
   visible.forEach((gpu, ordinal) => {
     let list = draft.on.get(gpu);
     if (!list) draft.on.set(gpu, (list = []));

@@ -74,3 +74,35 @@ describe('replay decisions = server decisions', () => {
     expect(run.failedPods).toBeGreaterThan(0); // topped up to 130 %: some pods must fail, on both sides
   });
 });
+
+describe('replay placements checked by independent accounting', () => {
+  it('every GPU pod gets as many distinct GPUs as it asks, on GPUs the node has, and no GPU is given more than all of it', () => {
+    const r = prng(11);
+    const nodes: TraceNode[] = Array.from({ length: 16 }, (_, i) => ({ name: `m-${i}`, cpuMilli: 96_000, memoryMiB: 786_432, gpus: [1, 2, 4, 8][i % 4], model: 'V100M32' }));
+    const pods: TracePod[] = Array.from({ length: 200 }, (_, i) => {
+      const numGpu = [1, 1, 1, 2, 4, 8][Math.floor(r() * 6)];
+      return { name: `q-${i}`, cpuMilli: 1000, memoryMiB: 1024, numGpu, gpuMilli: numGpu > 1 ? 1000 : [100, 250, 500, 1000][Math.floor(r() * 4)], gpuSpec: [] };
+    });
+    for (const policy of ['gpu-ledger', 'gpu-ledger-alone', 'fgd', 'best-fit'] as const) {
+      const run = runExperiment(nodes, pods, policy, 42, { record: policy.startsWith('gpu-ledger') });
+      const final = run.rows[run.rows.length - 1];
+      expect(final.allocated).toBeLessThanOrEqual(run.totalGpuMilli);
+      if (!run.decisions) continue;
+      const used = new Map<string, number>();
+      let bigPlaced = 0;
+      for (const d of run.decisions) {
+        if (d.node === null) continue;
+        const p = pods.find((x) => x.name === (d.pod.metadata as { name: string }).name)!;
+        const gpus = nodes.find((n) => n.name === d.node)!.gpus;
+        expect(new Set(d.gpus).size).toBe(p.numGpu);
+        for (const g of d.gpus) {
+          expect(g).toBeLessThan(gpus);
+          used.set(`${d.node}/${g}`, (used.get(`${d.node}/${g}`) ?? 0) + p.gpuMilli);
+        }
+        if (p.numGpu === 8) bigPlaced++;
+      }
+      for (const [gpu, milli] of used) expect(milli, gpu).toBeLessThanOrEqual(1000);
+      expect(bigPlaced).toBeGreaterThan(0);
+    }
+  });
+});
