@@ -16,7 +16,7 @@ export const NEUTRAL_RAW = 0.5;
 export const MAX_SCORE = 10;
 
 /** Resolution of the weighted mean: smaller differences are noise, and the tie-break decides. */
-const RESOLUTION = 0.05;
+const RESOLUTION = 0.1;
 /** Weight of the packing tie-break (quantised to 1/100): below RESOLUTION, so it only orders nodes the scorers rate equal. */
 const TIE_WEIGHT = RESOLUTION / 2;
 /** Weight of the node order: below one step of the packing tie-break. */
