@@ -149,7 +149,7 @@ describe('POST /prioritize-cpu over HTTP', () => {
     expect(scores['small-cpu']).toBe(0);
     expect(scores['cpu-only']).toBe(10);
     expect(scores.nope).toBe(10);
-    expect(scores['big-cpu']).toBe(9);
+    expect(scores['big-cpu']).toBe(8);
 
     const gpuPod = { metadata: { name: 'g', namespace: 'ml', uid: 'uid-g' }, spec: { containers: [{ name: 'm', resources: { limits: { 'nvidia.com/gpu': '1' } } }] } };
     const flat = await post(`${s.url}/prioritize-cpu`, { Pod: gpuPod, Nodes: null, NodeNames: names });
