@@ -25,7 +25,7 @@ import { parseTraceNodes, parseTracePods, traceNodeObject, tracePodObject, type 
 import { PREFIX } from '../src/model/types.js';
 import { Pipeline } from '../src/prioritize/pipeline.js';
 import { ClusterState } from '../src/state/cluster-state.js';
-import { startLedger } from './processes.js';
+import { startLedger, verbMeans } from './processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repo = resolve(here, '..', '..');
@@ -55,6 +55,26 @@ export interface CycleRun {
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/** The timings of a run's cycles: four instants per cycle (start, after filter, after prioritize, after bind) and where the pod went. */
+class Cycles {
+  readonly cycles: number[] = [];
+  readonly phases: number[][] = [[], [], []];
+  readonly placements: string[] = [];
+  private readonly t0 = performance.now();
+
+  add(a: number, b: number, c: number, d: number, node: string | null): void {
+    this.cycles.push((d - a) * 1000);
+    this.phases[0].push((b - a) * 1000);
+    this.phases[1].push((c - b) * 1000);
+    this.phases[2].push((d - c) * 1000);
+    this.placements.push(node ?? '');
+  }
+
+  summary(mode: CycleRun['mode'], nodes: number, prefilled: number): CycleRun {
+    return summary(mode, nodes, prefilled, this.cycles, this.phases, this.placements, performance.now() - this.t0);
+  }
 }
 
 function summary(mode: CycleRun['mode'], nodes: number, prefilled: number, cycles: number[], phases: number[][], placements: string[], wallMs: number): CycleRun {
@@ -140,10 +160,7 @@ async function inProcess(snapshot: string, names: string[], pods: Record<string,
   await loadSnapshotInto(state, [snapshot]);
   const pipeline = new Pipeline(state);
   const rand = prng(seed);
-  const cycles: number[] = [];
-  const phases: number[][] = [[], [], []];
-  const placements: string[] = [];
-  const t0 = performance.now();
+  const run = new Cycles();
   for (const pod of pods) {
     const a = performance.now();
     const demand = state.demandOf(pod);
@@ -163,13 +180,9 @@ async function inProcess(snapshot: string, names: string[], pods: Record<string,
       state.ledger.confirm(demand.uid);
     }
     const d = performance.now();
-    cycles.push((d - a) * 1000);
-    phases[0].push((b - a) * 1000);
-    phases[1].push((c - b) * 1000);
-    phases[2].push((d - c) * 1000);
-    placements.push(node ?? '');
+    run.add(a, b, c, d, node);
   }
-  return summary('in-process', names.length, prefilled, cycles, phases, placements, performance.now() - t0);
+  return run.summary('in-process', names.length, prefilled);
 }
 
 function post(agent: http.Agent, port: number, path: string, body: string): Promise<string> {
@@ -188,11 +201,8 @@ async function overHttp(snapshot: string, names: string[], pods: Record<string, 
   const server = await startLedger(['--snapshot', snapshot]);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const rand = prng(seed);
-  const cycles: number[] = [];
-  const phases: number[][] = [[], [], []];
-  const placements: string[] = [];
   try {
-    const t0 = performance.now();
+    const run = new Cycles();
     for (const pod of pods) {
       const a = performance.now();
       const filtered = JSON.parse(await post(agent, server.port, '/filter', JSON.stringify({ Pod: pod, Nodes: null, NodeNames: names }))) as { NodeNames: string[] | null; Error: string };
@@ -207,22 +217,12 @@ async function overHttp(snapshot: string, names: string[], pods: Record<string, 
         if (bound.Error) throw new Error(`bind: ${bound.Error}`);
       }
       const d = performance.now();
-      cycles.push((d - a) * 1000);
-      phases[0].push((b - a) * 1000);
-      phases[1].push((c - b) * 1000);
-      phases[2].push((d - c) * 1000);
-      placements.push(node ?? '');
+      run.add(a, b, c, d, node);
     }
-    const run = summary('http', names.length, prefilled, cycles, phases, placements, performance.now() - t0);
-    const text = await (await fetch(`http://127.0.0.1:${server.statusPort}/metrics`)).text();
-    const sums: Record<string, { sum: number; count: number }> = {};
-    for (const m of text.matchAll(/^gpu_ledger_request_duration_seconds_(sum|count)\{verb="([^"]+)"\} (\S+)$/gm)) {
-      const e = (sums[m[2]] ??= { sum: 0, count: 0 });
-      if (m[1] === 'sum') e.sum = Number(m[3]);
-      else e.count = Number(m[3]);
-    }
-    run.serverMeanUs = Object.fromEntries(Object.entries(sums).filter(([, e]) => e.count > 0).map(([v, e]) => [v, (e.sum / e.count) * 1e6]));
-    return run;
+    const result = run.summary('http', names.length, prefilled);
+    const means = await verbMeans(server.statusUrl);
+    result.serverMeanUs = Object.fromEntries(Object.entries(means).filter(([, e]) => e.count > 0).map(([v, e]) => [v, (e.sum / e.count) * 1e6]));
+    return result;
   } finally {
     agent.destroy();
     await new Promise<void>((r) => {
@@ -274,8 +274,9 @@ export function cycleTable(r: CycleReport): string {
       `| ${c.mode} | ${c.nodes} | ${c.prefilled} | ${c.cycles} | ${c.bound} / ${c.unschedulable} | ${us(c.p50Us)} / ${us(c.p90Us)} / ${us(c.p99Us)} / ${us(c.maxUs)} | ${us(c.phasesP50Us.filter)} / ${us(c.phasesP50Us.prioritize)} / ${us(c.phasesP50Us.bind)} | ${c.cyclesPerSec.toFixed(0)} |`,
     );
   }
-  const server = r.runs.find((c) => c.serverMeanUs)?.serverMeanUs;
-  if (server) lines.push('', `Over HTTP, gpu-ledger's own mean time per verb (its /metrics): ${Object.entries(server).map(([v, x]) => `${v} ${us(x)}`).join(', ')}; the rest of a round trip is the loopback wire and the client (JSON of 5,000 names each way).`);
+  const httpRun = r.runs.find((c) => c.serverMeanUs);
+  const server = httpRun?.serverMeanUs;
+  if (server) lines.push('', `Over HTTP, gpu-ledger's own mean time per verb (its /metrics): ${Object.entries(server).map(([v, x]) => `${v} ${us(x)}`).join(', ')}; the rest of a round trip is the loopback wire and the client (JSON of ${httpRun!.nodes.toLocaleString('en-US')} names each way).`);
   lines.push('', `Both runs bound every pod to the same node: ${r.samePlacements ? 'yes' : 'NO'}.`);
   return lines.join('\n');
 }

@@ -72,3 +72,15 @@ export function startReference(script: string): Promise<{ url: string; child: Ch
     child.on('exit', (code) => rej(new Error(`${script} exited (${code})`)));
   });
 }
+
+/** gpu-ledger's request-duration histogram per verb so far (from its /metrics): seconds in all, and requests. */
+export async function verbMeans(statusUrl: string): Promise<Record<string, { sum: number; count: number }>> {
+  const text = await (await fetch(`${statusUrl}/metrics`)).text();
+  const out: Record<string, { sum: number; count: number }> = {};
+  for (const m of text.matchAll(/^gpu_ledger_request_duration_seconds_(sum|count)\{verb="([^"]+)"\} (\S+)$/gm)) {
+    const e = (out[m[2]] ??= { sum: 0, count: 0 });
+    if (m[1] === 'sum') e.sum = Number(m[3]);
+    else e.count = Number(m[3]);
+  }
+  return out;
+}

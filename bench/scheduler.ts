@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseYaml } from '../src/model/yaml.js';
 import { Api, controlPlane, locateControlPlane } from './kube-api.js';
-import { startLedger, startReference } from './processes.js';
+import { startLedger, startReference, verbMeans } from './processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repo = resolve(here, '..', '..');
@@ -142,18 +142,6 @@ function pod(namespace: string, name: string, schedulerName: string): Rec {
       ],
     },
   };
-}
-
-/** gpu-ledger's mean request time per verb so far (from /metrics), ms. */
-async function verbMeans(statusUrl: string): Promise<Record<string, { sum: number; count: number }>> {
-  const text = await (await fetch(`${statusUrl}/metrics`)).text();
-  const out: Record<string, { sum: number; count: number }> = {};
-  for (const m of text.matchAll(/^gpu_ledger_request_duration_seconds_(sum|count)\{verb="([^"]+)"\} (\S+)$/gm)) {
-    const e = (out[m[2]] ??= { sum: 0, count: 0 });
-    if (m[1] === 'sum') e.sum = Number(m[3]);
-    else e.count = Number(m[3]);
-  }
-  return out;
 }
 
 interface Env {
