@@ -51,28 +51,40 @@ export const bestFitChooser: GpuChooser = (node, candidates) => {
 
 /**
  * The pod's placement while it is being built: per GPU (indexed by GPU; fit runs once per candidate
- * node, so no Maps), its clients' replicas and its MIG instances.
+ * node, so no Maps), its clients' replicas and its MIG instances. One draft is reused from fit to
+ * fit (see `acquire`): its arrays only grow, and only the first `gpuCount` entries are read.
  */
 class Draft {
-  /** Arrays sized up front: an empty array that is pushed to gets room for 17 elements. */
-  readonly on: (OnGpu[] | undefined)[];
+  on: (OnGpu[] | undefined)[] = [];
   /** MIG instances per GPU, allocated on the first one. */
   mig: (Map<string, number> | undefined)[] | null = null;
-  readonly replicas: number[];
-  private readonly order: number[];
+  replicas: number[] = [];
+  /** Scratch of placeClient, one client at a time: GPU → that client's replicas/tokens. */
+  mine: number[] = [];
+  private order: number[] = [];
   private placed = 0;
   private next = 0;
+  private pinned: readonly number[] | null = null;
+  gpuCount = 0;
 
-  constructor(
-    private readonly pinned: readonly number[] | null,
-    readonly gpuCount: number,
-    /** Replicas and instances the pod asks for: the sequence's length when everything is placed. */
-    expected: number,
-  ) {
-    this.on = new Array<OnGpu[] | undefined>(gpuCount);
-    this.replicas = new Array<number>(gpuCount).fill(0);
-    // Only a hint (a hostile running pod may ask for thousands): writing past the end appends.
-    this.order = new Array<number>(Math.min(expected, 1024));
+  /** Starts a pod on a node with `gpuCount` GPUs (`pinned`: its recorded GPUs, if any). */
+  reset(pinned: readonly number[] | null, gpuCount: number): this {
+    this.pinned = pinned;
+    this.gpuCount = gpuCount;
+    this.mig = null;
+    this.placed = 0;
+    this.next = 0;
+    for (let i = 0; i < gpuCount; i++) {
+      this.on[i] = undefined;
+      this.replicas[i] = 0;
+    }
+    return this;
+  }
+
+  /** Clears the per-client scratch (`mine`) for the next client. */
+  startClient(): number[] {
+    for (let i = 0; i < this.gpuCount; i++) this.mine[i] = 0;
+    return this.mine;
   }
 
   replicasOn(gpu: number): number {
@@ -119,21 +131,25 @@ class Draft {
     return n;
   }
 
-  /** The GPU of every replica/instance in placement order (fewer than expected only when accounting a capped pod). */
+  /** The GPU of every replica/instance in placement order (fewer than asked only when accounting a capped pod): a copy. */
   sequence(): number[] {
-    if (this.placed !== this.order.length) this.order.length = this.placed;
-    return this.order;
+    return this.order.slice(0, this.placed);
   }
 }
 
-/** Replicas and MIG instances a pod asks for (the placement sequence's length). */
-function expectedPlacements(shape: FitShape): number {
-  let n = 0;
-  for (const c of shape.clients) {
-    n += c.replicas;
-    if (c.mig.size > 0) for (const k of c.mig.values()) n += k;
-  }
-  return n;
+/**
+ * The spare draft: fit and account are synchronous, so one draft serves every call; a call made
+ * while it is out (a chooser that itself places pods) gets a fresh one.
+ */
+let spare: Draft | null = new Draft();
+function acquire(pinned: readonly number[] | null, gpuCount: number): Draft {
+  const d = spare ?? new Draft();
+  spare = null;
+  return d.reset(pinned, gpuCount);
+}
+function release(d: Draft): void {
+  // The client objects the draft points at are the last pod's; they are dropped on the next reset.
+  spare = d;
 }
 
 const NO_ON: readonly OnGpu[] = Object.freeze([]);
@@ -166,9 +182,17 @@ export function fit(shape: FitShape, node: GpuNode, options: FitOptions): FitRes
   const requestReasons = checkRequests(node, shape);
   if (requestReasons.length > 0) return { fits: false, reasons: [...requestReasons] };
 
-  const draft = new Draft(options.pinned ?? null, inv.gpus.length, expectedPlacements(shape));
-  // The options object is the caller's; a picker is made only for a chooser seen for the first time.
-  const picker = strictPicker(options.chooser);
+  const draft = acquire(options.pinned ?? null, inv.gpus.length);
+  try {
+    return place(shape, node, draft, strictPicker(options.chooser));
+  } finally {
+    release(draft);
+  }
+}
+
+/** fit() after the node-level checks: the clients placed into the draft, then each used GPU's take admitted. */
+function place(shape: FitShape, node: GpuNode, draft: Draft, picker: Picker): FitResult {
+  const inv = node.inventory;
   for (const client of shape.clients) {
     const failure = placeClient(shape, client, node, draft, picker);
     if (failure) return refuse(failure);
@@ -193,10 +217,13 @@ export function fit(shape: FitShape, node: GpuNode, options: FitOptions): FitRes
 }
 
 const strictPickers = new WeakMap<GpuChooser, Picker>();
+/** The picker made last: fit runs for one chooser across every candidate node (no WeakMap lookup per node). */
+let lastPicker: Picker | null = null;
 function strictPicker(chooser: GpuChooser): Picker {
+  if (lastPicker !== null && lastPicker.chooser === chooser) return lastPicker;
   let p = strictPickers.get(chooser);
   if (p === undefined) strictPickers.set(chooser, (p = { strict: true, chooser }));
-  return p;
+  return (lastPicker = p);
 }
 
 /**
@@ -207,25 +234,29 @@ function strictPicker(chooser: GpuChooser): Picker {
 export function account(shape: FitShape, node: GpuNode, pinned: readonly number[] | null): { takes: GpuTake[]; sequence: number[] } {
   const inv = node.inventory;
   if (inv.gpus.length === 0) return { takes: [], sequence: [] };
-  const draft = new Draft(pinned, inv.gpus.length, expectedPlacements(shape));
-  for (const client of shape.clients) placeClient(shape, client, node, draft, RECORD);
-  const rules = rulesFor(inv);
-  const takes: GpuTake[] = [];
-  for (let gpu = 0; gpu < draft.gpuCount; gpu++) {
-    if (!draft.uses(gpu)) continue;
-    const t = rules.take(inv, shape, gpu, draft.on[gpu] ?? NO_ON, draft.migAt(gpu)).take;
-    const cap = rules.capacity(inv, gpu);
-    const memoryCap = Math.max(cap.memoryBytes, inv.gpus[gpu].memoryBytes);
-    takes.push({
-      ...t,
-      replicas: cap.replicas > 0 ? Math.min(t.replicas, cap.replicas) : t.replicas,
-      memoryBytes: memoryCap > 0 ? Math.min(t.memoryBytes, memoryCap) : t.memoryBytes,
-      threadMilli: Math.min(t.threadMilli, Math.max(cap.threadMilli, 1000)),
-      clients: cap.clients > 0 ? Math.min(t.clients, cap.clients) : t.clients,
-      mig: t.mig ? new Map([...t.mig].map(([p, n]) => [p, Math.min(n, Math.max(1, cap.mig.get(p) ?? 0))])) : null,
-    });
+  const draft = acquire(pinned, inv.gpus.length);
+  try {
+    for (const client of shape.clients) placeClient(shape, client, node, draft, RECORD);
+    const rules = rulesFor(inv);
+    const takes: GpuTake[] = [];
+    for (let gpu = 0; gpu < draft.gpuCount; gpu++) {
+      if (!draft.uses(gpu)) continue;
+      const t = rules.take(inv, shape, gpu, draft.on[gpu] ?? NO_ON, draft.migAt(gpu)).take;
+      const cap = rules.capacity(inv, gpu);
+      const memoryCap = Math.max(cap.memoryBytes, inv.gpus[gpu].memoryBytes);
+      takes.push({
+        ...t,
+        replicas: cap.replicas > 0 ? Math.min(t.replicas, cap.replicas) : t.replicas,
+        memoryBytes: memoryCap > 0 ? Math.min(t.memoryBytes, memoryCap) : t.memoryBytes,
+        threadMilli: Math.min(t.threadMilli, Math.max(cap.threadMilli, 1000)),
+        clients: cap.clients > 0 ? Math.min(t.clients, cap.clients) : t.clients,
+        mig: t.mig ? new Map([...t.mig].map(([p, n]) => [p, Math.min(n, Math.max(1, cap.mig.get(p) ?? 0))])) : null,
+      });
+    }
+    return { takes, sequence: draft.sequence() };
+  } finally {
+    release(draft);
   }
-  return { takes, sequence: draft.sequence() };
 }
 
 /** The take of one replica of `client` on GPU `gpu` alone (what a chooser weighs per candidate). */
@@ -238,7 +269,7 @@ function placeClient(shape: FitShape, client: GpuClient, node: GpuNode, draft: D
   const inv = node.inventory;
   const gpuCount = inv.gpus.length;
   // GPU → replicas/tokens of this client (indexed by GPU).
-  const mine = new Array<number>(gpuCount).fill(0);
+  const mine = draft.startClient();
   const tokens = client.gpuTokens.size > 0;
   if (tokens) {
     for (const [gpu, n] of client.gpuTokens) {

@@ -42,4 +42,31 @@ describe('fit cache', () => {
     const a = fitCached(mpsPod(8, 10), n, placement);
     expect(fitCached(mpsPod(8, 10), n, { ...placement, epoch: 'other' })).not.toBe(a);
   });
+
+  it('shapes asked about once share one probation table, and none is ever answered with another shape\'s answers', () => {
+    const l = new Ledger();
+    l.setNode(node({ name: 'spark', mode: 'mps', memoryBytes: 128 * GiB, replicas: 10 }));
+    const n = l.nodes.get('spark')!;
+    // Unique shapes (never asked about in this file before), alternating fits and does-not-fit.
+    const shapes = Array.from({ length: 40 }, (_, i) => mpsPod(i % 2 === 0 ? 1 + i / 100 : 200 + i, 7));
+    for (let round = 0; round < 3; round++) {
+      for (const s of shapes) expect(fitCached(s, n, placement).fits).toBe(fit(s, n, placement).fits);
+    }
+  });
+
+  it('a shape asked about again gets a table of its own (its first answers, when still at hand)', () => {
+    const l = new Ledger();
+    l.setNode(node({ name: 'spark', mode: 'mps', memoryBytes: 128 * GiB, replicas: 10 }));
+    const n = l.nodes.get('spark')!;
+    const known = mpsPod(3, 11);
+    fitCached(known, n, placement);
+    fitCached(mpsPod(3, 12), n, placement); // seen once: probation
+    const known2 = fitCached(known, n, placement); // seen again: its own table
+    const a1 = fitCached(mpsPod(3, 13), n, placement); // seen once: probation
+    expect(fitCached(known, n, placement)).toBe(known2); // from its own table
+    // Seen again while the probation table still holds it: the same answers, now its own.
+    expect(fitCached(mpsPod(3, 13), n, placement)).toBe(a1);
+    fitCached(mpsPod(3, 14), n, placement); // another one-off: the probation table is reused…
+    expect(fitCached(mpsPod(3, 13), n, placement)).toBe(a1); // …but 13's answers are no longer in it
+  });
 });
