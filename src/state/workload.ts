@@ -25,8 +25,9 @@ export interface WorkloadOptions {
   /** Most distinct shapes remembered (least frequent forgotten first). */
   maxShapes: number;
   /**
-   * Keep the most frequent shapes until they cover this share of pods. FGD uses 0.95; 0.99 left
-   * fewer GPUs unallocated on 7 of the trace's 9 variants (README, Placement quality).
+   * Keep the most frequent shapes until they cover this share of pods (FGD uses 0.95). 0.99 placed
+   * the trace as well in sum but kept ~1.7× the shapes, and prioritize's cost grows with them
+   * (README, Placement quality).
    */
   coverage: number;
   /** Refresh the distribution at least every this many observed pods (always while fewer were seen). */
@@ -45,7 +46,7 @@ export class WorkloadModel {
 
   constructor(
     tiers: readonly Tier[],
-    private readonly options: WorkloadOptions = { maxShapes: 256, coverage: 0.99, refreshEvery: 32 },
+    private readonly options: WorkloadOptions = { maxShapes: 256, coverage: 0.95, refreshEvery: 32 },
   ) {
     this.prior = tiers.map((t) => ({ memoryBytes: t.memoryBytes, threadMilli: t.threadMilli, gpus: 1, p: 1 / Math.max(1, tiers.length) }));
   }
