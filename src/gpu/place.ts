@@ -10,7 +10,7 @@
 // `distributed` / `packed` (the kubelet picks, so gpu-ledger predicts), or `extender` (gpu-ledger
 // picks, through the chooser the caller passes: the production one lives in prioritize/).
 
-import type { GpuClient, GpuTake, Reason } from '../model/types.js';
+import type { GpuClient, GpuTake, NodeInventory, Reason } from '../model/types.js';
 import { MAX_PODS_PER_GPU } from '../model/limits.js';
 import type { Note, OnGpu } from './mode.js';
 import { rulesFor } from './modes.js';
@@ -241,22 +241,26 @@ export function account(shape: FitShape, node: GpuNode, pinned: readonly number[
     const takes: GpuTake[] = [];
     for (let gpu = 0; gpu < draft.gpuCount; gpu++) {
       if (!draft.uses(gpu)) continue;
-      const t = rules.take(inv, shape, gpu, draft.on[gpu] ?? NO_ON, draft.migAt(gpu)).take;
-      const cap = rules.capacity(inv, gpu);
-      const memoryCap = Math.max(cap.memoryBytes, inv.gpus[gpu].memoryBytes);
-      takes.push({
-        ...t,
-        replicas: cap.replicas > 0 ? Math.min(t.replicas, cap.replicas) : t.replicas,
-        memoryBytes: memoryCap > 0 ? Math.min(t.memoryBytes, memoryCap) : t.memoryBytes,
-        threadMilli: Math.min(t.threadMilli, Math.max(cap.threadMilli, 1000)),
-        clients: cap.clients > 0 ? Math.min(t.clients, cap.clients) : t.clients,
-        mig: t.mig ? new Map([...t.mig].map(([p, n]) => [p, Math.min(n, Math.max(1, cap.mig.get(p) ?? 0))])) : null,
-      });
+      takes.push(capToGpu(inv, gpu, rules.take(inv, shape, gpu, draft.on[gpu] ?? NO_ON, draft.migAt(gpu)).take));
     }
     return { takes, sequence: draft.sequence() };
   } finally {
     release(draft);
   }
+}
+
+/** A running pod's take on one GPU, capped at what the GPU has (account: a pod may overcommit a node, never poison the ledger). */
+export function capToGpu(inv: NodeInventory, gpu: number, t: GpuTake): GpuTake {
+  const cap = rulesFor(inv).capacity(inv, gpu);
+  const memoryCap = Math.max(cap.memoryBytes, inv.gpus[gpu].memoryBytes);
+  return {
+    ...t,
+    replicas: cap.replicas > 0 ? Math.min(t.replicas, cap.replicas) : t.replicas,
+    memoryBytes: memoryCap > 0 ? Math.min(t.memoryBytes, memoryCap) : t.memoryBytes,
+    threadMilli: Math.min(t.threadMilli, Math.max(cap.threadMilli, 1000)),
+    clients: cap.clients > 0 ? Math.min(t.clients, cap.clients) : t.clients,
+    mig: t.mig ? new Map([...t.mig].map(([p, n]) => [p, Math.min(n, Math.max(1, cap.mig.get(p) ?? 0))])) : null,
+  };
 }
 
 /** The take of one replica of `client` on GPU `gpu` alone (what a chooser weighs per candidate). */

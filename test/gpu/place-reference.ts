@@ -8,7 +8,7 @@ import type { GpuClient, GpuTake, Reason } from '../../src/model/types.js';
 import { MAX_PODS_PER_GPU } from '../../src/model/limits.js';
 import type { Note, OnGpu } from '../../src/gpu/mode.js';
 import { rulesFor } from '../../src/gpu/modes.js';
-import { bestFitChooser, type FitOptions, type GpuChooser } from '../../src/gpu/place.js';
+import { bestFitChooser, capToGpu, type FitOptions, type GpuChooser } from '../../src/gpu/place.js';
 import { NO_GPU, reasons } from '../../src/gpu/reason.js';
 import { offersResource, profileFor, replicasAreMigDevices, tokenGpu } from '../../src/gpu/resources.js';
 import type { FitShape } from '../../src/gpu/shape.js';
@@ -110,17 +110,8 @@ export function referenceAccount(shape: FitShape, node: GpuNode, pinned: readonl
   const rules = rulesFor(inv);
   const takes: GpuTake[] = [];
   for (const gpu of draft.gpus()) {
-    const t = rules.take(inv, shape, gpu, draft.on.get(gpu) ?? [], draft.mig.get(gpu) ?? null).take;
-    const cap = rules.capacity(inv, gpu);
-    const memoryCap = Math.max(cap.memoryBytes, inv.gpus[gpu].memoryBytes);
-    takes.push({
-      ...t,
-      replicas: cap.replicas > 0 ? Math.min(t.replicas, cap.replicas) : t.replicas,
-      memoryBytes: memoryCap > 0 ? Math.min(t.memoryBytes, memoryCap) : t.memoryBytes,
-      threadMilli: Math.min(t.threadMilli, Math.max(cap.threadMilli, 1000)),
-      clients: cap.clients > 0 ? Math.min(t.clients, cap.clients) : t.clients,
-      mig: t.mig ? new Map([...t.mig].map(([p, n]) => [p, Math.min(n, Math.max(1, cap.mig.get(p) ?? 0))])) : null,
-    });
+    // The cap is the product's rule, not what this oracle checks (placement): one copy of it.
+    takes.push(capToGpu(inv, gpu, rules.take(inv, shape, gpu, draft.on.get(gpu) ?? [], draft.mig.get(gpu) ?? null).take));
   }
   return { takes, sequence: draft.sequence };
 }
