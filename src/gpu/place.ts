@@ -216,14 +216,11 @@ function place(shape: FitShape, node: GpuNode, draft: Draft, picker: Picker): Fi
   return { fits: true, takes, sequence: draft.sequence(), notes };
 }
 
-const strictPickers = new WeakMap<GpuChooser, Picker>();
-/** The picker made last: fit runs for one chooser across every candidate node (no WeakMap lookup per node). */
+/** The picker made last: fit runs for one chooser across every candidate node; another chooser gets a new one. */
 let lastPicker: Picker | null = null;
 function strictPicker(chooser: GpuChooser): Picker {
-  if (lastPicker !== null && lastPicker.chooser === chooser) return lastPicker;
-  let p = strictPickers.get(chooser);
-  if (p === undefined) strictPickers.set(chooser, (p = { strict: true, chooser }));
-  return (lastPicker = p);
+  if (lastPicker === null || lastPicker.chooser !== chooser) lastPicker = { strict: true, chooser };
+  return lastPicker;
 }
 
 /**
