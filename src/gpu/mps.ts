@@ -98,7 +98,12 @@ function take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnG
     }
     const wantThreads = o.client.threadMilli ?? shape.declaredThreadMilli ?? o.replicas * threadShare;
     const grantThreads = daemon ? Math.min(wantThreads, o.replicas * threadShare) : wantThreads;
-    if (grantThreads < wantThreads) (notes ??= []).push(new ThreadsCapped(o.container, wantThreads, grantThreads, gpu, o.replicas));
+    if (grantThreads < wantThreads) {
+      // A literal array holds exactly its notes (push on an empty one reserves room for 17).
+      const n = new ThreadsCapped(o.container, wantThreads, grantThreads, gpu, o.replicas);
+      if (notes === null) notes = [n];
+      else notes.push(n);
+    }
     threads += grantThreads;
   }
   if (undeclared) {

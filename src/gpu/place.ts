@@ -49,13 +49,24 @@ export const bestFitChooser: GpuChooser = (node, candidates) => {
   return best;
 };
 
+const NO_ON: readonly OnGpu[] = Object.freeze([]);
+
 /**
  * The pod's placement while it is being built: per GPU (indexed by GPU; fit runs once per candidate
  * node, so no Maps), its clients' replicas and its MIG instances. One draft is reused from fit to
  * fit (see `acquire`): its arrays only grow, and only the first `gpuCount` entries are read.
  */
 class Draft {
-  on: (OnGpu[] | undefined)[] = [];
+  /**
+   * Per GPU, the clients' replicas there: the arrays are kept from fit to fit (emptying one would
+   * free its storage, and the next push reserve room for 17), `onCount` says how many entries are
+   * this pod's; read them through onGpu().
+   */
+  private on: OnGpu[][] = [];
+  private onCount: number[] = [];
+  /** OnGpu records handed out since reset (reused from fit to fit: nothing outside one fit keeps them). */
+  private records: OnGpu[] = [];
+  private recordsUsed = 0;
   /** MIG instances per GPU, allocated on the first one. */
   mig: (Map<string, number> | undefined)[] | null = null;
   replicas: number[] = [];
@@ -74,8 +85,9 @@ class Draft {
     this.mig = null;
     this.placed = 0;
     this.next = 0;
+    this.recordsUsed = 0;
     for (let i = 0; i < gpuCount; i++) {
-      this.on[i] = undefined;
+      this.onCount[i] = 0;
       this.replicas[i] = 0;
     }
     return this;
@@ -85,6 +97,29 @@ class Draft {
   startClient(): number[] {
     for (let i = 0; i < this.gpuCount; i++) this.mine[i] = 0;
     return this.mine;
+  }
+
+  /** Records that `client` has `replicas` on `gpu`, seeing it as device `ordinal` of `visible`. */
+  addOn(gpu: number, client: GpuClient, replicas: number, ordinal: number, visible: number): void {
+    let o = this.records[this.recordsUsed];
+    if (o === undefined) this.records[this.recordsUsed] = o = { container: client.container, client, replicas, ordinal, visible };
+    else {
+      o.container = client.container;
+      o.client = client;
+      o.replicas = replicas;
+      o.ordinal = ordinal;
+      o.visible = visible;
+    }
+    this.recordsUsed++;
+    const list = (this.on[gpu] ??= []);
+    const n = ++this.onCount[gpu];
+    list[n - 1] = o;
+    if (list.length !== n) list.length = n;
+  }
+
+  /** This pod's clients on `gpu` (shared empty array when none). */
+  onGpu(gpu: number): readonly OnGpu[] {
+    return this.onCount[gpu] > 0 ? this.on[gpu] : NO_ON;
   }
 
   replicasOn(gpu: number): number {
@@ -121,7 +156,7 @@ class Draft {
 
   /** Does the pod have anything on this GPU (a client's replicas or a MIG instance)? */
   uses(gpu: number): boolean {
-    return this.on[gpu] !== undefined || this.migAt(gpu) !== null;
+    return this.onCount[gpu] > 0 || this.migAt(gpu) !== null;
   }
 
   /** GPUs the pod uses. */
@@ -151,8 +186,6 @@ function release(d: Draft): void {
   // The client objects the draft points at are the last pod's; they are dropped on the next reset.
   spare = d;
 }
-
-const NO_ON: readonly OnGpu[] = Object.freeze([]);
 
 /**
  * How replicas are picked: `strict`, under every limit (decide), or wherever the pod must be
@@ -205,9 +238,10 @@ function place(shape: FitShape, node: GpuNode, draft: Draft, picker: Picker): Fi
   let capacityReasons: Reason[] | null = null;
   for (let gpu = 0; gpu < draft.gpuCount; gpu++) {
     if (!draft.uses(gpu)) continue;
-    const t = rules.take(inv, shape, gpu, draft.on[gpu] ?? NO_ON, draft.migAt(gpu));
+    const t = rules.take(inv, shape, gpu, draft.onGpu(gpu), draft.migAt(gpu));
     if (t.refusal) return refuse(t.refusal);
-    if (t.notes.length > 0) notes = notes.concat(t.notes);
+    // take's notes are its own array: shared as they are when they are the only ones.
+    if (t.notes.length > 0) notes = notes.length === 0 ? t.notes : notes.concat(t.notes);
     takes[k++] = t.take;
     const admitted = rules.admit(node, t.take, node.gpus[gpu]);
     if (admitted.length > 0) (capacityReasons ??= []).push(...admitted);
@@ -238,7 +272,7 @@ export function account(shape: FitShape, node: GpuNode, pinned: readonly number[
     const takes: GpuTake[] = [];
     for (let gpu = 0; gpu < draft.gpuCount; gpu++) {
       if (!draft.uses(gpu)) continue;
-      takes.push(capToGpu(inv, gpu, rules.take(inv, shape, gpu, draft.on[gpu] ?? NO_ON, draft.migAt(gpu)).take));
+      takes.push(capToGpu(inv, gpu, rules.take(inv, shape, gpu, draft.onGpu(gpu), draft.migAt(gpu)).take));
     }
     return { takes, sequence: draft.sequence() };
   } finally {
@@ -328,13 +362,7 @@ function placeClient(shape: FitShape, client: GpuClient, node: GpuNode, draft: D
     if (visible < needed) return reasons.tooFewGpus(client.container, needed, visible, gpuCount);
   }
   let ordinal = 0;
-  for (let gpu = 0; gpu < gpuCount; gpu++) {
-    if (mine[gpu] <= 0) continue;
-    const o: OnGpu = { container: client.container, client, replicas: mine[gpu], ordinal: ordinal++, visible };
-    const list = draft.on[gpu];
-    if (list) list.push(o);
-    else draft.on[gpu] = [o];
-  }
+  for (let gpu = 0; gpu < gpuCount; gpu++) if (mine[gpu] > 0) draft.addOn(gpu, client, mine[gpu], ordinal++, visible);
   return null;
 }
 
@@ -415,7 +443,7 @@ function replicasUsed(node: GpuNode, draft: Draft, i: number): number {
 function replicaFits(shape: FitShape, client: GpuClient, node: GpuNode, draft: Draft, i: number): boolean {
   const inv = node.inventory;
   const rules = rulesFor(inv);
-  const on: OnGpu[] = [...(draft.on[i] ?? NO_ON), { container: client.container, client, replicas: 1, ordinal: 0, visible: 1 }];
+  const on: OnGpu[] = [...draft.onGpu(i), { container: client.container, client, replicas: 1, ordinal: 0, visible: 1 }];
   const t = rules.take(inv, shape, i, on, draft.migAt(i));
   return t.refusal === null && rules.admit(node, t.take, node.gpus[i]).length === 0;
 }

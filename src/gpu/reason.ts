@@ -14,6 +14,18 @@ function make(r: Reason): Reason {
   return r;
 }
 
+/** `container "<name>"`, made once per container name (reasons are built for every candidate node). Bounded. */
+const details = new Map<string, string>();
+function containerDetail(container: string): string {
+  let d = details.get(container);
+  if (d === undefined) {
+    d = `container "${container}"`;
+    if (details.size >= 1024) details.clear();
+    details.set(container, d);
+  }
+  return d;
+}
+
 const none = { requested: 0, used: 0, capacity: 0, unit: 'none' as const };
 
 /** Shared, immutable: the filter hands them out for many nodes without allocating. */
@@ -58,7 +70,7 @@ export const reasons = {
       unit: 'bytes',
       resolvable: false,
       tokens,
-      ...(container ? { detail: `container "${container}"` } : {}),
+      ...(container ? { detail: containerDetail(container) } : {}),
     }),
 
   /** Declared memory above what one GPU (or MIG instance) of this node has at all. */
@@ -71,7 +83,7 @@ export const reasons = {
    * entries beyond them would limit devices it never sees and the memory would not be there.
    */
   tooFewGpus: (container: string, needed: number, visible: number, gpus: number): Reason =>
-    make({ code: 'too-few-gpus', resource: 'nvidia.com/gpu', gpu: null, requested: needed, used: 0, capacity: visible, unit: 'count', resolvable: gpus >= needed, detail: `container "${container}"` }),
+    make({ code: 'too-few-gpus', resource: 'nvidia.com/gpu', gpu: null, requested: needed, used: 0, capacity: visible, unit: 'count', resolvable: gpus >= needed, detail: containerDetail(container) }),
 
   migInstances: (resource: string, gpu: number | null, a: Amounts): Reason => make({ code: 'mig-instances', resource, gpu, ...a, unit: 'count', resolvable: true }),
   migMemory: (resource: string, declared: number, capacity: number): Reason =>

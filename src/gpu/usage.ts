@@ -14,9 +14,16 @@ export interface GpuUsage {
   pods: number;
   /** Pods holding this GPU exclusively. */
   exclusive: number;
-  /** MIG instances in use per profile name. */
-  mig: Map<string, number>;
+  /**
+   * MIG instances in use per profile name. A GPU that never held one shares one empty map
+   * (NO_MIG_IN_USE): most GPUs are not MIG, and a Map per GPU would double the usage's size and
+   * spread the ledger's per-GPU numbers over more memory than the filter needs to read.
+   */
+  mig: ReadonlyMap<string, number>;
 }
+
+/** The `mig` of every GPU usage without MIG instances: never written (applyTake gives a GPU its own map first). */
+const NO_MIG_IN_USE: ReadonlyMap<string, number> = new Map();
 
 /** A pod as the GPU rules see it on a node: who it is and what it holds. */
 export interface PodOnNode {
@@ -36,11 +43,11 @@ export interface GpuNode {
 }
 
 export function emptyUsage(): GpuUsage {
-  return { replicas: 0, memoryBytes: 0, threadMilli: 0, clients: 0, pods: 0, exclusive: 0, mig: new Map() };
+  return { replicas: 0, memoryBytes: 0, threadMilli: 0, clients: 0, pods: 0, exclusive: 0, mig: NO_MIG_IN_USE };
 }
 
 export function copyUsage(u: GpuUsage): GpuUsage {
-  return { ...u, mig: new Map(u.mig) };
+  return { ...u, mig: u.mig.size === 0 ? NO_MIG_IN_USE : new Map(u.mig) };
 }
 
 /** Adds (sign +1) or removes (sign −1) one take from a GPU's usage. */
@@ -51,12 +58,15 @@ export function applyTake(u: GpuUsage, t: GpuTake, sign: 1 | -1): void {
   u.clients += sign * t.clients;
   u.pods += sign;
   if (t.exclusive) u.exclusive += sign;
-  if (t.mig) {
+  if (t.mig && t.mig.size > 0) {
+    // The GPU's own map from its first instance on (the shared empty one is never written).
+    const mig = u.mig === NO_MIG_IN_USE ? new Map<string, number>() : (u.mig as Map<string, number>);
     for (const [profile, n] of t.mig) {
-      const v = (u.mig.get(profile) ?? 0) + sign * n;
-      if (v === 0) u.mig.delete(profile);
-      else u.mig.set(profile, v);
+      const v = (mig.get(profile) ?? 0) + sign * n;
+      if (v === 0) mig.delete(profile);
+      else mig.set(profile, v);
     }
+    u.mig = mig.size === 0 ? NO_MIG_IN_USE : mig;
   }
 }
 

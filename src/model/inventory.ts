@@ -109,6 +109,27 @@ function slicesOf(profile: string): number {
   return m ? Number(m[1]) : 0;
 }
 
+// Shared values for what most nodes have the same of. Every candidate node's inventory is read on
+// the filter's hot path: a node without problems or MIG points at the same few objects, and nodes
+// of one kind share one frozen GPU list, so reading them costs one cache line across the cluster
+// instead of one per node (and no memory per node). Nothing writes an inventory after it is made.
+const NO_PROBLEMS: readonly NodeProblem[] = Object.freeze([]);
+const NO_PROFILES: ReadonlyMap<string, MigProfile> = new Map();
+const NO_INSTANCES: ReadonlyMap<string, number> = new Map();
+
+/** GPU lists by content (bounded: the kinds of node in a cluster are few; a flood of odd ones clears it). */
+const gpuLists = new Map<string, readonly GpuInventory[]>();
+function internGpus(gpus: GpuInventory[]): readonly GpuInventory[] {
+  const key = gpus.map((g) => `${g.index}/${g.memoryBytes}/${g.replicas}/${[...g.mig].join(';')}`).join(',');
+  let shared = gpuLists.get(key);
+  if (shared === undefined) {
+    shared = Object.freeze(gpus.map((g) => Object.freeze(g)));
+    if (gpuLists.size >= 4096) gpuLists.clear();
+    gpuLists.set(key, shared);
+  }
+  return shared;
+}
+
 export function parseNodeInventory(node: NodeLike, config: LedgerConfig): NodeInventory | null {
   const rd = new Reader();
   const problems = rd.problems;
@@ -348,12 +369,14 @@ export function parseNodeInventory(node: NodeLike, config: LedgerConfig): NodeIn
   } else {
     const physical = Math.max(gpuCount, 0);
     for (let i = 0; i < physical; i++) {
-      const mig = new Map<string, number>();
+      let mig = NO_INSTANCES;
       if (mode === 'mig') {
+        const own = new Map<string, number>();
         for (const [profile, n] of migCounts) {
           const each = Math.floor(n / physical) + (i < n % physical ? 1 : 0);
-          if (each > 0) mig.set(profile, each);
+          if (each > 0) own.set(profile, each);
         }
+        if (own.size > 0) mig = own;
       }
       gpus.push({ index: i, memoryBytes, replicas: perGpuResources ? (perGpu.get(i) ?? 0) : replicas, mig });
     }
@@ -365,10 +388,10 @@ export function parseNodeInventory(node: NodeLike, config: LedgerConfig): NodeIn
     model: product,
     mode,
     migStrategy,
-    gpus,
+    gpus: internGpus(gpus),
     resource,
     perGpuResources,
-    migProfiles,
+    migProfiles: migProfiles.size > 0 ? migProfiles : NO_PROFILES,
     memoryBytes,
     memorySource,
     mpsDaemonLimits,
@@ -380,7 +403,7 @@ export function parseNodeInventory(node: NodeLike, config: LedgerConfig): NodeIn
     // Allocatable (else capacity) CPU; 0 when missing or unusable (CPU is advisory here).
     cpuMilli: parseCpuMilli(res.cpu),
     labels,
-    problems,
+    problems: problems.length > 0 ? problems : NO_PROBLEMS,
   };
 }
 
