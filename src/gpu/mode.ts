@@ -124,19 +124,12 @@ export function admitReplicas(inv: NodeInventory, take: GpuTake, u: GpuUsage, ca
   return inv.perGpuResources ? reasons.gpuTokens(replicaResource(inv, take.gpu), take.gpu, a) : reasons.replicas(inv.resource, take.gpu, a);
 }
 
-/** 1 − the largest used share among the dimensions with a capacity. */
-export function freeFraction(pairs: readonly (readonly [used: number, capacity: number])[]): number {
-  let used = 0;
-  for (const [u, c] of pairs) used = Math.max(used, usedShare(u, c));
-  return freeFromUsed(used);
-}
-
-/** One term of freeFraction: the share of a dimension in use, 0 when it has no capacity. */
+/** The share of a dimension in use, 0 when it has no capacity (the free fraction is 1 − the largest, freeFromUsed). */
 export function usedShare(used: number, capacity: number): number {
   return capacity > 0 ? used / capacity : 0;
 }
 
-/** freeFraction from its largest term (the modes call this with Math.max over their dimensions: no array per GPU). */
+/** The free fraction from the largest used share among a GPU's dimensions with a capacity (the modes take Math.max over theirs: no array per GPU). */
 export function freeFromUsed(largestShare: number): number {
   return Math.min(1, Math.max(0, 1 - largestShare));
 }
@@ -149,17 +142,17 @@ export const NO_MIG: ReadonlyMap<string, number> = new Map();
  */
 export function sharedFree(cap: Capacity, u: GpuUsage, limits: ModeRules['limits']): GpuFree {
   const blocked = u.exclusive > 0;
-  const pairs: [number, number][] = [[u.replicas, cap.replicas]];
-  if (limits.memory) pairs.push([u.memoryBytes, cap.memoryBytes]);
-  if (limits.threads) pairs.push([u.threadMilli, cap.threadMilli]);
-  if (limits.clients) pairs.push([u.clients, cap.clients]);
+  let used = usedShare(u.replicas, cap.replicas);
+  if (limits.memory) used = Math.max(used, usedShare(u.memoryBytes, cap.memoryBytes));
+  if (limits.threads) used = Math.max(used, usedShare(u.threadMilli, cap.threadMilli));
+  if (limits.clients) used = Math.max(used, usedShare(u.clients, cap.clients));
   return {
     memoryBytes: Math.max(0, cap.memoryBytes - u.memoryBytes),
     threadMilli: Math.max(0, cap.threadMilli - u.threadMilli),
     replicas: Math.max(0, cap.replicas - u.replicas),
     clients: Math.max(0, cap.clients - u.clients),
     mig: NO_MIG,
-    fraction: cap.replicas <= 0 || blocked ? 0 : freeFraction(pairs),
+    fraction: cap.replicas <= 0 || blocked ? 0 : freeFromUsed(used),
     idle: u.pods === 0,
     blocked,
   };

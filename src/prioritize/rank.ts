@@ -7,7 +7,7 @@ import type { Resolve } from '../filter/filter-nodes.js';
 import { fitCached, type Placement } from '../filter/fit-cache.js';
 import type { FitResult } from '../gpu/place.js';
 import { fitKey, intern } from '../gpu/shape.js';
-import { memoOf, type NodeLedger } from '../state/ledger.js';
+import { SlotMemo } from '../state/slot-memo.js';
 import type { Shape } from '../state/workload.js';
 import { normalizeScores, scoreCpuPod, scoreNode, type ScoreBreakdown } from './policy.js';
 import { scoreKey, type ScoreShape } from './score-shape.js';
@@ -31,25 +31,8 @@ export interface RankContext {
 }
 
 
-/** Bound per node, like the fit memo. */
-const MAX_SCORES_PER_NODE = 64;
-
-/**
- * A node's rating, memoised per node generation, workload shapes and score key. `key` is built by
- * scoreKey (every field the scorers read); the CPU-only rating keys on its own prefix.
- */
-function rated(node: NodeLedger, key: string, ctx: RankContext, compute: () => ScoreBreakdown): ScoreBreakdown {
-  if (node.generation < 0) return compute();
-  const memo = memoOf(node);
-  if (!memo.scores || memo.scores.epoch !== ctx.shapes) memo.scores = { epoch: ctx.shapes, byShape: new Map() };
-  let s = memo.scores.byShape.get(key) as ScoreBreakdown | undefined;
-  if (s === undefined) {
-    s = compute();
-    if (memo.scores.byShape.size >= MAX_SCORES_PER_NODE) memo.scores.byShape.clear();
-    memo.scores.byShape.set(key, s);
-  }
-  return s;
-}
+/** The ratings: by score key (scoreKey: every field the scorers read; the CPU-only rating on its own prefix) and the workload's shapes, per node slot. */
+const ratings = new SlotMemo<ScoreBreakdown>();
 
 /** Fills in the normalised scores (the rows are this request's own objects). */
 function finish(rows: Ranked[]): Ranked[] {
@@ -72,7 +55,10 @@ export function rankNodes(shape: ScoreShape, names: readonly string[], resolve: 
       continue;
     }
     const fit = fitCached(shape, node, ctx.placement, fk);
-    const breakdown = fit.fits ? rated(node, sk, ctx, () => scoreNode(shape, node, fit.takes, ctx.weights, sctx)) : null;
+    let breakdown: ScoreBreakdown | null = null;
+    if (fit.fits) {
+      breakdown = ratings.get(node, sk, ctx.shapes) ?? ratings.set(node, sk, ctx.shapes, scoreNode(shape, node, fit.takes, ctx.weights, sctx));
+    }
     rows[i] = { host, fit, breakdown, score: 0 };
   }
   return finish(rows);
@@ -86,7 +72,9 @@ export function rankCpuPod(shape: ScoreShape, names: readonly string[], resolve:
   return finish(
     names.map((host, i) => {
       const node = resolve(host, i);
-      const breakdown = 'inventory' in node ? rated(node, key, ctx, () => scoreCpuPod(shape, node, sctx)) : scoreCpuPod(shape, undefined, sctx);
+      let breakdown: ScoreBreakdown;
+      if ('inventory' in node) breakdown = ratings.get(node, key, ctx.shapes) ?? ratings.set(node, key, ctx.shapes, scoreCpuPod(shape, node, sctx));
+      else breakdown = scoreCpuPod(shape, undefined, sctx);
       return { host, fit: none, breakdown, score: 0 };
     }),
   );

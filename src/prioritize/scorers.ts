@@ -26,6 +26,21 @@ export function podMemoryPerGpu(demand: ScoreShape, node: NodeLedger, takes: rea
   return mem;
 }
 
+/** The tiers by memory, smallest first (ties in configuration order): indices in that order, and each tier's rank in it. */
+interface TierOrder {
+  tiers: readonly Tier[];
+  byMemory: readonly number[];
+  rank: readonly number[];
+}
+/** The order of the tiers asked about last: the configuration's tiers are one array, read for every candidate node. */
+let lastOrder: TierOrder | null = null;
+function tierOrder(tiers: readonly Tier[]): TierOrder {
+  if (lastOrder?.tiers === tiers) return lastOrder;
+  const byMemory = tiers.map((_, i) => i).sort((a, b) => tiers[a].memoryBytes - tiers[b].memoryBytes);
+  const sorted = byMemory.map((i) => tiers[i]);
+  return (lastOrder = { tiers, byMemory, rank: tiers.map((t) => sorted.indexOf(t)) });
+}
+
 /** The pod's tier: its annotation, else the smallest tier whose memory covers its memory per GPU. */
 export function podTier(demand: ScoreShape, memoryPerGpu: number, tiers: readonly Tier[]): number {
   if (demand.tier !== null) {
@@ -33,9 +48,9 @@ export function podTier(demand: ScoreShape, memoryPerGpu: number, tiers: readonl
     if (i >= 0) return i;
   }
   if (memoryPerGpu <= 0 || tiers.length === 0) return -1;
-  const sorted = tiers.map((t, i) => ({ t, i })).sort((a, b) => a.t.memoryBytes - b.t.memoryBytes);
-  for (const { t, i } of sorted) if (memoryPerGpu <= t.memoryBytes) return i;
-  return sorted[sorted.length - 1].i;
+  const { byMemory } = tierOrder(tiers);
+  for (const i of byMemory) if (memoryPerGpu <= tiers[i].memoryBytes) return i;
+  return byMemory[byMemory.length - 1];
 }
 
 /**
@@ -51,9 +66,8 @@ export function tierFit(demand: ScoreShape, node: NodeLedger, takes: readonly Gp
   if (inv.tier !== null && pt >= 0) {
     const nt = ctx.tiers.findIndex((t) => t.name === inv.tier);
     if (nt >= 0) {
-      const byMem = [...ctx.tiers].sort((a, b) => a.memoryBytes - b.memoryBytes);
-      const rank = (i: number) => byMem.indexOf(ctx.tiers[i]);
-      const diff = rank(nt) - rank(pt);
+      const { rank } = tierOrder(ctx.tiers);
+      const diff = rank[nt] - rank[pt];
       // A node below the pod's tier still fits (the filter said so) but is a worse home than a
       // larger one: it will run short first.
       signals.push(diff >= 0 ? 1 - diff / ctx.tiers.length : Math.max(0, 0.5 + diff / ctx.tiers.length));

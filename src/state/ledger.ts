@@ -72,7 +72,7 @@ export interface NodeLedger extends GpuNode {
    */
   readonly slot: number;
   /**
-   * Memo of fit answers and scorer inputs, valid while `generation` is unchanged. Lives on the
+   * Memo of scorer inputs (the fit answers and ratings are kept by slot: state/slot-memo.ts), valid while `generation` is unchanged. Lives on the
    * node so the hot path pays one property read instead of a WeakMap lookup.
    */
   memo?: NodeMemo;
@@ -80,8 +80,6 @@ export interface NodeLedger extends GpuNode {
 
 export interface NodeMemo {
   generation: number;
-  /** Keyed by the score cache (prioritize/rank.ts) only. */
-  scores?: { epoch: unknown; byShape: Map<string, unknown> };
   fragBefore?: { epoch: unknown; value: number };
 }
 
