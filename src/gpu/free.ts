@@ -9,12 +9,18 @@ import { usageAfter, type GpuNode } from './usage.js';
 
 export type { GpuFree } from './mode.js';
 
-/** Free capacity per GPU, optionally after adding `takes`. */
-export function gpuFree(node: GpuNode, takes: readonly GpuTake[] | null = null): GpuFree[] {
+/**
+ * Free capacity per GPU, optionally after adding `takes`. With `now` (this function's answer for
+ * the node as it is), only the GPUs the takes touch are computed anew: the others are `now`'s
+ * (the scorers and the chooser ask about one placement after another on the same node).
+ */
+export function gpuFree(node: GpuNode, takes: readonly GpuTake[] | null = null, now: readonly GpuFree[] | null = null): GpuFree[] {
   const rules = rulesFor(node.inventory);
   const usage = takes && takes.length > 0 ? usageAfter(node, takes) : node.gpus;
   const out: GpuFree[] = new Array(node.inventory.gpus.length);
-  for (let i = 0; i < out.length; i++) out[i] = rules.free(node.inventory, i, usage[i]);
+  const reuse = now !== null && now.length === out.length;
+  // usageAfter copies only the GPUs the takes change: the same object means the same usage.
+  for (let i = 0; i < out.length; i++) out[i] = reuse && usage[i] === node.gpus[i] ? now[i] : rules.free(node.inventory, i, usage[i]);
   return out;
 }
 

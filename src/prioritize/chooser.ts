@@ -24,7 +24,7 @@ export function fragmentationChooser(shapes: readonly Shape[]): GpuChooser {
       const f0 = now[g];
       if (tried.some((t) => sameState(t, f0))) continue;
       tried.push(f0);
-      const f = nodeFragmentation(node, gpuFree(node, [replicaTake(shape, client, node, g)]), shapes, cpuFree);
+      const f = nodeFragmentation(node, gpuFree(node, [replicaTake(shape, client, node, g)], now), shapes, cpuFree);
       const free = gpuFreeFraction(node, g);
       if (f < bestF - 1e-12 || (Math.abs(f - bestF) <= 1e-12 && free < bestFree)) {
         best = g;

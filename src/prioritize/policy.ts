@@ -8,7 +8,7 @@ import type { GpuTake } from '../model/types.js';
 import { gpuFree, type GpuFree } from '../gpu/free.js';
 import type { NodeLedger } from '../state/ledger.js';
 import type { ScoreShape } from './score-shape.js';
-import { binpack, fragmentation, tierFit, type ScoreContext } from './scorers.js';
+import { binpack, fragmentation, freeNow, tierFit, type ScoreContext } from './scorers.js';
 
 /** Raw score of a node the pod has no GPU opinion about (without GPUs, for a CPU-only pod): neutral. */
 export const NEUTRAL_RAW = 0.5;
@@ -55,7 +55,7 @@ function pack(shape: ScoreShape, node: NodeLedger, takes: readonly GpuTake[], af
 
 export function scoreNode(shape: ScoreShape, node: NodeLedger, takes: readonly GpuTake[], weights: ScoringWeights, ctx: ScoreContext): ScoreBreakdown {
   // Free capacity after the placement, computed once for every scorer that reads it.
-  const after = gpuFree(node, takes);
+  const after = gpuFree(node, takes, freeNow(node));
   const p = pack(shape, node, takes, after);
   const components = {
     tierFit: weights.tierFit > 0 ? tierFit(shape, node, takes, ctx) : null,

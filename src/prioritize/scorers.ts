@@ -146,6 +146,13 @@ export function nodeFragmentation(node: GpuNode, free: readonly GpuFree[], shape
   return total;
 }
 
+/** gpuFree(node) for the node as it is, memoised per node generation (every rating of the node starts from it). */
+export function freeNow(node: NodeLedger): readonly GpuFree[] {
+  if (node.generation < 0) return gpuFree(node);
+  const memo = memoOf(node);
+  return (memo.free ??= gpuFree(node));
+}
+
 /**
  * Fragmentation score: 1 when the placement reduces the node's fragmentation by a whole GPU,
  * 0.5 when it leaves it unchanged, 0 when it adds a whole GPU of unusable capacity.
@@ -156,7 +163,7 @@ export function fragmentation(demand: ScoreShape, node: NodeLedger, takes: reado
   const memo = node.generation >= 0 ? memoOf(node) : null;
   if (memo?.fragBefore && memo.fragBefore.epoch === ctx.shapes) before = memo.fragBefore.value;
   else {
-    before = nodeFragmentation(node, gpuFree(node), ctx.shapes, nodeCpuFree(node));
+    before = nodeFragmentation(node, freeNow(node), ctx.shapes, nodeCpuFree(node));
     if (memo) memo.fragBefore = { epoch: ctx.shapes, value: before };
   }
   const fragAfter = nodeFragmentation(node, after ?? gpuFree(node, takes), ctx.shapes, nodeCpuFree(node) - demand.cpuMilli);

@@ -9,6 +9,7 @@ import type { GpuTake, NodeInventory, PodRef } from '../model/types.js';
 import { MAX_PODS_PER_GPU } from '../model/limits.js';
 import type { FitShape } from '../gpu/shape.js';
 import { applyTake, emptyUsage, type GpuNode, type GpuUsage } from '../gpu/usage.js';
+import type { GpuFree } from '../gpu/free.js';
 
 export type { GpuUsage } from '../gpu/usage.js';
 
@@ -81,6 +82,8 @@ export interface NodeLedger extends GpuNode {
 export interface NodeMemo {
   generation: number;
   fragBefore?: { epoch: unknown; value: number };
+  /** Free capacity per GPU as the node is (prioritize/scorers.ts freeNow). */
+  free?: readonly GpuFree[];
 }
 
 /** Slots (NodeLedger.slot): handed out smallest-free-first, given back when a node leaves its ledger or is collected. */
