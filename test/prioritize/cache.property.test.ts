@@ -1,13 +1,15 @@
 // Caches you cannot get wrong: for random ledgers and random pods, what the pipeline answers from
-// its per-node memos (fit and score) equals what the rules compute from scratch — across pods that
+// its per-node memos (fit, score, free capacity) equals what the rules compute from scratch — across pods that
 // share a fit shape but differ in tier, CPU or isolation, and across ledger changes.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { gpuFree } from '../../src/gpu/free.js';
 import { fit } from '../../src/gpu/place.js';
 import { defaultConfig } from '../../src/model/config-types.js';
 import type { PodDemand } from '../../src/model/types.js';
 import { Pipeline } from '../../src/prioritize/pipeline.js';
 import { normalizeScores, scoreNode } from '../../src/prioritize/policy.js';
+import { freeNow } from '../../src/prioritize/scorers.js';
 import { ClusterState } from '../../src/state/cluster-state.js';
 import { client, GiB, node, pod } from '../helpers/make.js';
 
@@ -73,6 +75,9 @@ describe('fit and score caches', () => {
               const n = state.ledger.nodes.get(r.host)!;
               const fresh = fit(q, n, { chooser: placement.chooser });
               expect(r.fit).toEqual(fresh);
+              // The memoised free capacity of the node as it is, and "after" built on it, equal a fresh computation.
+              expect(freeNow(n)).toEqual(gpuFree(n));
+              if (fresh.fits) expect(gpuFree(n, fresh.takes, freeNow(n))).toEqual(gpuFree(n, fresh.takes));
               const want = fresh.fits ? scoreNode(q, n, fresh.takes, config.scoring.weights, ctx) : null;
               expect(r.breakdown).toEqual(want);
               raws.push(want?.raw ?? null);
