@@ -28,8 +28,6 @@ export class FilterReply {
   /** Pieces of the two failed-node objects, in order: `"name"`, `:`, `"text"`, `,` … (joined once). */
   private readonly failed: string[] = [];
   private readonly unresolvable: string[] = [];
-  /** The same as plain values, for toWire(). */
-  private readonly entries: { name: string; text: string; resolvable: boolean }[] = [];
   /** The reply's Error: set when gpu-ledger's own preemption started for the pod (kube-scheduler shows it). */
   error = '';
 
@@ -51,26 +49,18 @@ export class FilterReply {
     const out = resolvable ? this.failed : this.unresolvable;
     if (out.length > 0) out.push(',');
     out.push(quoteName(name, quoted), ':', quoteText(text));
-    this.entries.push({ name, text, resolvable });
-  }
-
-  /** The reply as the wire type (tests, logs). */
-  toWire(): ExtenderFilterResult {
-    // Null-prototype maps: a node named "__proto__" is a key like any other, not the object's prototype.
-    const FailedNodes: Record<string, string> = Object.create(null);
-    const FailedAndUnresolvableNodes: Record<string, string> = Object.create(null);
-    for (const e of this.entries) (e.resolvable ? FailedNodes : FailedAndUnresolvableNodes)[e.name] = e.text;
-    return {
-      Nodes: this.nodes ? { metadata: {}, items: [...this.nodes] } : null,
-      NodeNames: this.names ? [...this.names] : null,
-      FailedNodes,
-      FailedAndUnresolvableNodes,
-      Error: this.error,
-    };
   }
 
   /**
-   * The JSON text kube-scheduler receives: what JSON.stringify(toWire()) says, with the failed
+   * The reply as the wire type (tests, logs): what kube-scheduler decodes from json(), so the two
+   * cannot disagree (a name listed twice keeps its last text, as a decoder does).
+   */
+  toWire(): ExtenderFilterResult {
+    return JSON.parse(this.json()) as ExtenderFilterResult;
+  }
+
+  /**
+   * The JSON text kube-scheduler receives: what JSON.stringify of the wire object says, with the failed
    * nodes in request order (a name the request repeats is repeated, with the same text). One
    * join of ready-made pieces: the result is one flat string, so measuring and encoding it for
    * the socket are single copies.

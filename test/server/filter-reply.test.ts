@@ -24,13 +24,19 @@ describe('filter reply JSON', () => {
           const passed = plain.slice(0, Math.floor(plain.length / 2));
           const failing = plain.slice(passed.length);
           // `quoted`: the names' JSON literals come with them (nodes the ledger knows), else they are escaped here.
-          const reply = new FilterReply(full ? null : passed, full ? passed.map((n) => ({ metadata: { name: n } })) : null, quoted ? passed.map((n) => JSON.stringify(n)) : null);
+          const nodes = full ? passed.map((n) => ({ metadata: { name: n } })) : null;
+          const reply = new FilterReply(full ? null : passed, nodes, quoted ? passed.map((n) => JSON.stringify(n)) : null);
+          // The wire object built the generic way, from the same inputs: what the reply must say.
+          const FailedNodes: Record<string, string> = {};
+          const FailedAndUnresolvableNodes: Record<string, string> = {};
           failing.forEach((n, i) => {
             const [text, resolvable] = texts[i % Math.max(1, texts.length)] ?? ['reason', false];
             reply.fail(n, text, resolvable, quoted && i % 2 === 0 ? JSON.stringify(n) : null);
+            (resolvable ? FailedNodes : FailedAndUnresolvableNodes)[n] = text;
           });
-          expect(JSON.parse(reply.json())).toEqual(reply.toWire());
-          expect(reply.json()).toBe(JSON.stringify(reply.toWire()));
+          const wire = { Nodes: nodes ? { metadata: {}, items: nodes } : null, NodeNames: full ? null : passed, FailedNodes, FailedAndUnresolvableNodes, Error: '' };
+          expect(reply.json()).toBe(JSON.stringify(wire));
+          expect(reply.toWire()).toEqual(wire);
         },
       ),
       { numRuns: 500 },
