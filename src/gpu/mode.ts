@@ -3,7 +3,7 @@
 // mps.ts, time-slicing.ts, mig.ts and whole.ts are the only files that know a mode's rules;
 // modes.ts picks the one for a node.
 
-import type { GpuTake, NodeInventory, Reason, SharingMode } from '../model/types.js';
+import { NO_MIG, type GpuTake, type NodeInventory, type Reason, type SharingMode } from '../model/types.js';
 import { reasons } from './reason.js';
 import type { FitShape } from './shape.js';
 import { podsOnGpu, type GpuNode, type GpuUsage } from './usage.js';
@@ -134,7 +134,7 @@ export function freeFromUsed(largestShare: number): number {
   return Math.min(1, Math.max(0, 1 - largestShare));
 }
 
-export const NO_MIG: ReadonlyMap<string, number> = new Map();
+export { NO_MIG };
 
 /**
  * Free capacity of a shared GPU (MPS, time-slicing): what is left in each dimension, and the free

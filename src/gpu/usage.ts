@@ -3,7 +3,7 @@
 // and the scorers' "after this placement" views all go through applyTake, so add and remove are
 // exact inverses and no counter can drift.
 
-import type { GpuTake, NodeInventory } from '../model/types.js';
+import { NO_MIG, type GpuTake, type NodeInventory } from '../model/types.js';
 
 export interface GpuUsage {
   replicas: number;
@@ -15,15 +15,12 @@ export interface GpuUsage {
   /** Pods holding this GPU exclusively. */
   exclusive: number;
   /**
-   * MIG instances in use per profile name. A GPU that never held one shares one empty map
-   * (NO_MIG_IN_USE): most GPUs are not MIG, and a Map per GPU would double the usage's size and
-   * spread the ledger's per-GPU numbers over more memory than the filter needs to read.
+   * MIG instances in use per profile name. A GPU without any shares the empty NO_MIG (applyTake
+   * gives it a map of its own first): most GPUs are not MIG, and a Map per GPU would double the
+   * usage's size and spread the ledger's per-GPU numbers over more memory than the filter reads.
    */
   mig: ReadonlyMap<string, number>;
 }
-
-/** The `mig` of every GPU usage without MIG instances: never written (applyTake gives a GPU its own map first). */
-const NO_MIG_IN_USE: ReadonlyMap<string, number> = new Map();
 
 /** A pod as the GPU rules see it on a node: who it is and what it holds. */
 export interface PodOnNode {
@@ -43,11 +40,11 @@ export interface GpuNode {
 }
 
 export function emptyUsage(): GpuUsage {
-  return { replicas: 0, memoryBytes: 0, threadMilli: 0, clients: 0, pods: 0, exclusive: 0, mig: NO_MIG_IN_USE };
+  return { replicas: 0, memoryBytes: 0, threadMilli: 0, clients: 0, pods: 0, exclusive: 0, mig: NO_MIG };
 }
 
 export function copyUsage(u: GpuUsage): GpuUsage {
-  return { ...u, mig: u.mig.size === 0 ? NO_MIG_IN_USE : new Map(u.mig) };
+  return { ...u, mig: u.mig.size === 0 ? NO_MIG : new Map(u.mig) };
 }
 
 /** Adds (sign +1) or removes (sign −1) one take from a GPU's usage. */
@@ -60,13 +57,13 @@ export function applyTake(u: GpuUsage, t: GpuTake, sign: 1 | -1): void {
   if (t.exclusive) u.exclusive += sign;
   if (t.mig && t.mig.size > 0) {
     // The GPU's own map from its first instance on (the shared empty one is never written).
-    const mig = u.mig === NO_MIG_IN_USE ? new Map<string, number>() : (u.mig as Map<string, number>);
+    const mig = u.mig === NO_MIG ? new Map<string, number>() : (u.mig as Map<string, number>);
     for (const [profile, n] of t.mig) {
       const v = (mig.get(profile) ?? 0) + sign * n;
       if (v === 0) mig.delete(profile);
       else mig.set(profile, v);
     }
-    u.mig = mig.size === 0 ? NO_MIG_IN_USE : mig;
+    u.mig = mig.size === 0 ? NO_MIG : mig;
   }
 }
 

@@ -18,6 +18,7 @@ import {
 } from './limits.js';
 import { formatBytes, parseCount, parseCpuMilli, parseMemoryQuantity, parseQuantityAs } from './quantity.js';
 import {
+  NO_MIG,
   PREFIX,
   type GpuInventory,
   type MigProfile,
@@ -115,7 +116,6 @@ function slicesOf(profile: string): number {
 // instead of one per node (and no memory per node). Nothing writes an inventory after it is made.
 const NO_PROBLEMS: readonly NodeProblem[] = Object.freeze([]);
 const NO_PROFILES: ReadonlyMap<string, MigProfile> = new Map();
-const NO_INSTANCES: ReadonlyMap<string, number> = new Map();
 
 /** GPU lists by content (bounded: the kinds of node in a cluster are few; a flood of odd ones clears it). */
 const gpuLists = new Map<string, readonly GpuInventory[]>();
@@ -369,7 +369,7 @@ export function parseNodeInventory(node: NodeLike, config: LedgerConfig): NodeIn
   } else {
     const physical = Math.max(gpuCount, 0);
     for (let i = 0; i < physical; i++) {
-      let mig = NO_INSTANCES;
+      let mig = NO_MIG;
       if (mode === 'mig') {
         const own = new Map<string, number>();
         for (const [profile, n] of migCounts) {

@@ -4,6 +4,12 @@
 
 export const PREFIX = 'gpu-ledger.io/';
 
+/**
+ * The MIG counts of everything without MIG instances — most GPUs' inventory, their usage, their
+ * capacity: one shared empty map, never written (usage gets a map of its own on its first instance).
+ */
+export const NO_MIG: ReadonlyMap<string, number> = new Map();
+
 export type SharingMode = 'mps' | 'time-slicing' | 'mig' | 'none';
 export type MigStrategy = 'none' | 'single' | 'mixed';
 /**

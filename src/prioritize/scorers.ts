@@ -166,7 +166,7 @@ export function fragmentation(demand: ScoreShape, node: NodeLedger, takes: reado
     before = nodeFragmentation(node, freeNow(node), ctx.shapes, nodeCpuFree(node));
     if (memo) memo.fragBefore = { epoch: ctx.shapes, value: before };
   }
-  const fragAfter = nodeFragmentation(node, after ?? gpuFree(node, takes), ctx.shapes, nodeCpuFree(node) - demand.cpuMilli);
+  const fragAfter = nodeFragmentation(node, after ?? gpuFree(node, takes, freeNow(node)), ctx.shapes, nodeCpuFree(node) - demand.cpuMilli);
   const delta = fragAfter - before;
   return Math.min(1, Math.max(0, 0.5 - delta / 2));
 }
