@@ -80,6 +80,8 @@ describeE2e('cluster objects changing under gpu-ledger', () => {
   it('a node deleted and re-created under the same name keeps its running pods', async () => {
     await s.cluster.deleteNode('spark-01');
     await until(async () => !(await s.cluster.core.listNode()).items.some((n) => n.metadata?.name === 'spark-01'), 'spark-01 deleted');
+    // The ledger has seen the delete (its GPU gauge is gone): the 80Gi below is the re-created node's.
+    await until(async () => (await gpuMemory(s, 'spark-01')) === undefined, 'spark-01 gone from the ledger', 15_000);
     await s.cluster.createNode(demoNode('spark-01'));
     // hand-a and hand-b are still bound to spark-01 in the API.
     expect((await s.cluster.pod(s.ns, 'hand-a'))?.spec?.nodeName).toBe('spark-01');

@@ -119,7 +119,12 @@ describeE2e('gpu-ledger restart', () => {
     let held = false;
     try {
       const ledger = await s.restartLedger({ kubeconfig: gate.kubeconfig });
+      // While the restarted ledger is read, binds wait here: kube-scheduler's retried bind must not
+      // reserve the pod again before the test has seen that the old reservation is gone.
+      let binds: Promise<void> = Promise.resolve();
+      let resume = (): void => undefined;
       proxy = await startExtenderProxy(ledger.url, async (verb, body) => {
+        if (verb === 'bind') await binds;
         if (verb !== 'bind' || held || (body as { PodName?: string }).PodName !== 'held') return;
         held = true;
         gate.hold();
@@ -137,8 +142,13 @@ describeE2e('gpu-ledger restart', () => {
       // its annotation patch, gpu-ledger's first API call of the bind, is the one held
       expect((await s.cluster.pod(s.ns, 'held'))!.metadata?.annotations?.['gpu-ledger.io/gpus']).toBeUndefined();
 
-      await s.restartLedger({ kubeconfig: env().kubeconfig });
-      expect(pods(s.ledger)).toEqual(before.pods.filter((p) => p.state !== 'reserved'));
+      binds = new Promise<void>((r) => (resume = r));
+      try {
+        await s.restartLedger({ kubeconfig: env().kubeconfig });
+        expect(pods(s.ledger)).toEqual(before.pods.filter((p) => p.state !== 'reserved'));
+      } finally {
+        resume();
+      }
       // kube-scheduler's bind failed with the stopped gpu-ledger; it tries again and the pod is bound.
       expect(await s.cluster.bound(s.ns, 'held', 60_000)).toBeTruthy();
       await until(() => ledgerMatchesApi(s), 'the ledger holding every bound pod as bound');
