@@ -26,7 +26,7 @@ export type GpuChooser = (node: GpuNode, candidates: readonly number[], shape: F
  * `sequence`: the GPU of every replica/instance in placement order — what bind records in the
  * `gpu-ledger.io/gpus` annotation so the same placement is rebuilt after a restart.
  */
-export type FitResult = { fits: true; takes: GpuTake[]; sequence: number[]; notes: readonly Note[] } | { fits: false; reasons: Reason[] };
+export type FitResult = { fits: true; takes: GpuTake[]; sequence: readonly number[]; notes: readonly Note[] } | { fits: false; reasons: Reason[] };
 
 export interface FitOptions {
   chooser: GpuChooser;
@@ -50,6 +50,9 @@ export const bestFitChooser: GpuChooser = (node, candidates) => {
 };
 
 const NO_ON: readonly OnGpu[] = Object.freeze([]);
+
+/** The sequences of a pod with one replica on GPU i (frozen: shared by every answer that places one there). */
+const ONE_GPU: readonly (readonly number[])[] = Array.from({ length: 64 }, (_, g) => Object.freeze([g]));
 
 /**
  * The pod's placement while it is being built: per GPU (indexed by GPU; fit runs once per candidate
@@ -166,8 +169,13 @@ class Draft {
     return n;
   }
 
-  /** The GPU of every replica/instance in placement order (fewer than asked only when accounting a capped pod): a copy. */
-  sequence(): number[] {
+  /**
+   * The GPU of every replica/instance in placement order (fewer than asked only when accounting a
+   * capped pod): a copy, or for one replica a shared frozen one (most pods: a fit answer per node
+   * keeps it, and the filter makes thousands).
+   */
+  sequence(): readonly number[] {
+    if (this.placed === 1 && this.order[0] < ONE_GPU.length) return ONE_GPU[this.order[0]];
     return this.order.slice(0, this.placed);
   }
 }
@@ -262,7 +270,7 @@ function strictPicker(chooser: GpuChooser): Picker {
  * recorded, else where the node's policy would put it, each take capped at what the GPU has.
  * Never fails; a node without GPUs yields no takes.
  */
-export function account(shape: FitShape, node: GpuNode, pinned: readonly number[] | null): { takes: GpuTake[]; sequence: number[] } {
+export function account(shape: FitShape, node: GpuNode, pinned: readonly number[] | null): { takes: GpuTake[]; sequence: readonly number[] } {
   const inv = node.inventory;
   if (inv.gpus.length === 0) return { takes: [], sequence: [] };
   const draft = acquire(pinned, inv.gpus.length);

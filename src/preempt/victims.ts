@@ -51,7 +51,7 @@ export interface Candidate {
   waitsFor: PodAllocation[];
   /** Where the preemptor would be once they are all gone. */
   takes: GpuTake[];
-  sequence: number[];
+  sequence: readonly number[];
 }
 
 export const DEFAULT_MAX_CANDIDATES = 100;

@@ -93,7 +93,9 @@ function newTable<T>(key: string, epoch: unknown): Table<T> {
 /** Empties a table for another key or epoch: no answer computed for the old one is served again. */
 function reuse<T>(t: Table<T>, key: string, epoch: unknown): Table<T> {
   t.generations.fill(0);
-  // The old answers are overwritten as the new ones come in; until then they are never read.
+  // Dropped at once, not as the new ones come in: the old key's answers would stay reachable (and
+  // be copied by every minor GC, then promoted) for as long as the new key takes to fill the table.
+  t.answers.fill(undefined);
   t.key = key;
   t.epoch = epoch;
   return t;
