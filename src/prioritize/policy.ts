@@ -96,17 +96,29 @@ export function scoreCpuPod(shape: ScoreShape, node: NodeLedger | undefined, ctx
  * single node still shows a meaningful number. Nodes that do not fit (null) score 0.
  */
 export function normalizeScores(raws: readonly (number | null)[]): number[] {
+  const out = new Array<number>(raws.length);
+  normalize(raws.length, (i) => raws[i], (i, score) => (out[i] = score));
+  return out;
+}
+
+/**
+ * normalizeScores over `n` items read and written through callbacks (the ranker's rows: no array
+ * of boxed raws and none of scores per request). The one normalisation rule.
+ */
+export function normalize(n: number, rawAt: (i: number) => number | null, put: (i: number, score: number) => void): void {
   let lo = Infinity;
   let hi = -Infinity;
-  for (const r of raws) {
+  for (let i = 0; i < n; i++) {
+    const r = rawAt(i);
     if (r === null) continue;
     if (r < lo) lo = r;
     if (r > hi) hi = r;
   }
   const span = hi - lo;
-  return raws.map((r) => {
-    if (r === null) return 0;
-    if (span > 0) return Math.trunc((MAX_SCORE * (r - lo)) / span);
-    return Math.min(MAX_SCORE, Math.max(0, Math.round(r * MAX_SCORE)));
-  });
+  for (let i = 0; i < n; i++) {
+    const r = rawAt(i);
+    if (r === null) put(i, 0);
+    else if (span > 0) put(i, Math.trunc((MAX_SCORE * (r - lo)) / span));
+    else put(i, Math.min(MAX_SCORE, Math.max(0, Math.round(r * MAX_SCORE))));
+  }
 }

@@ -9,7 +9,7 @@ import type { FitResult } from '../gpu/place.js';
 import { fitKey, intern } from '../gpu/shape.js';
 import { SlotMemo } from '../state/slot-memo.js';
 import type { Shape } from '../state/workload.js';
-import { normalizeScores, scoreCpuPod, scoreNode, type ScoreBreakdown } from './policy.js';
+import { normalize, scoreCpuPod, scoreNode, type ScoreBreakdown } from './policy.js';
 import { scoreKey, type ScoreShape } from './score-shape.js';
 
 export interface Ranked {
@@ -36,8 +36,11 @@ const ratings = new SlotMemo<ScoreBreakdown>();
 
 /** Fills in the normalised scores (the rows are this request's own objects). */
 function finish(rows: Ranked[]): Ranked[] {
-  const scores = normalizeScores(rows.map((r) => r.breakdown?.raw ?? null));
-  for (let i = 0; i < rows.length; i++) rows[i].score = scores[i];
+  normalize(
+    rows.length,
+    (i) => rows[i].breakdown?.raw ?? null,
+    (i, score) => (rows[i].score = score),
+  );
   return rows;
 }
 
