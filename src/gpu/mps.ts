@@ -61,6 +61,15 @@ class ThreadsCapped implements Note {
     private readonly replicas: number,
   ) {}
 
+  get gpuIndex(): number {
+    return this.gpu;
+  }
+
+  /** Every field equal: the same note. */
+  sameAs(o: ThreadsCapped): boolean {
+    return this.container === o.container && this.want === o.want && this.grant === o.grant && this.gpu === o.gpu && this.replicas === o.replicas;
+  }
+
   get message(): string {
     return `container "${this.container}": ${formatMilli(this.want)} of threads cannot take effect on GPU ${this.gpu}: its ${this.replicas} replica(s) get ${formatMilli(this.grant)} from the MPS daemon, and a client's env can only lower that`;
   }
@@ -71,7 +80,7 @@ function take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnG
   const daemon = inv.mpsDaemonLimits;
   const perReplica = memoryPerReplica(inv, gpu);
   const threadShare = threadsPerReplica(inv, gpu);
-  let notes: Note[] | null = null;
+  let notes: ThreadsCapped[] | null = null;
   let refusal: Reason | null = null;
   let memory = 0;
   let threads = 0;
@@ -119,7 +128,22 @@ function take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnG
   }
   if (cap.memoryBytes > 0 && largest > cap.memoryBytes) refusal = reasons.gpuTooSmall(gpu, largest, cap.memoryBytes);
   const t: GpuTake = { gpu, replicas, memoryBytes: memory, threadMilli: threads, clients: on.length, mig: null, exclusive: shape.isolation === 'exclusive' };
-  return { take: t, refusal, notes: notes ?? NO_NOTES };
+  return { take: t, refusal, notes: notes === null ? NO_NOTES : notes.length === 1 ? oneNote(notes[0]) : notes };
+}
+
+/**
+ * A lone note as the list of the last equal one on that GPU index: nodes of one kind give a pod
+ * the same note, and fit shares answers equal in every field, notes by identity (place.ts). Per
+ * GPU index, as a chooser weighing GPU 1 between two nodes' GPU 0 answers would otherwise defeat
+ * it. Never changed once made.
+ */
+const lastNotes: (readonly ThreadsCapped[] | undefined)[] = [];
+function oneNote(n: ThreadsCapped): readonly Note[] {
+  const g = n.gpuIndex;
+  if (g >= 64) return [n];
+  const last = lastNotes[g];
+  if (last !== undefined && last[0].sameAs(n)) return last;
+  return (lastNotes[g] = [n]);
 }
 
 function admit(node: GpuNode, t: GpuTake, u: GpuUsage): readonly Reason[] {

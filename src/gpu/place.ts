@@ -255,7 +255,52 @@ function place(shape: FitShape, node: GpuNode, draft: Draft, picker: Picker): Fi
     if (admitted.length > 0) (capacityReasons ??= []).push(...admitted);
   }
   if (capacityReasons !== null) return { fits: false, reasons: capacityReasons };
-  return { fits: true, takes, sequence: draft.sequence(), notes };
+  return shared(inv, takes, draft.sequence(), notes);
+}
+
+/**
+ * The last fitting answer per GPU layout (NodeInventory.gpus is shared by nodes built alike): a
+ * filter asks about thousands of nodes, and nodes of one kind give a pod the same takes whatever
+ * they already hold (what they hold only decides admit). An answer equal in every field to the
+ * last one is that one: the memo and the ranker keep one object, not one per node, and the new
+ * one dies young instead of being copied by the next minor GCs. Answers are never changed after
+ * they are made, so sharing one cannot be observed. Bounded: cleared past 256 layouts.
+ */
+const lastFits = new Map<readonly unknown[], FitResult & { fits: true }>();
+
+function shared(inv: NodeInventory, takes: GpuTake[], sequence: readonly number[], notes: readonly Note[]): FitResult {
+  const last = lastFits.get(inv.gpus);
+  if (last !== undefined && sameFit(last, takes, sequence, notes)) return last;
+  const r = { fits: true as const, takes, sequence, notes };
+  if (last === undefined && lastFits.size >= 256) lastFits.clear();
+  lastFits.set(inv.gpus, r);
+  return r;
+}
+
+function sameFit(a: FitResult & { fits: true }, takes: readonly GpuTake[], sequence: readonly number[], notes: readonly Note[]): boolean {
+  if (a.notes !== notes || a.takes.length !== takes.length || a.sequence.length !== sequence.length) return false;
+  for (let i = 0; i < sequence.length; i++) if (a.sequence[i] !== sequence[i]) return false;
+  for (let i = 0; i < takes.length; i++) if (!sameTake(a.takes[i], takes[i])) return false;
+  return true;
+}
+
+/** The fields sameTake compares: exactly GpuTake's (the build fails when one is added and not compared). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const TAKE_FIELDS_COMPARED: Same<keyof GpuTake, 'gpu' | 'replicas' | 'memoryBytes' | 'threadMilli' | 'clients' | 'exclusive' | 'mig'> = true;
+void TAKE_FIELDS_COMPARED;
+
+/** Every field of GpuTake (a MIG take is never shared: its map would need comparing). */
+function sameTake(a: GpuTake, b: GpuTake): boolean {
+  return (
+    a.gpu === b.gpu &&
+    a.replicas === b.replicas &&
+    a.memoryBytes === b.memoryBytes &&
+    a.threadMilli === b.threadMilli &&
+    a.clients === b.clients &&
+    a.exclusive === b.exclusive &&
+    a.mig === null &&
+    b.mig === null
+  );
 }
 
 /** The picker made last: fit runs for one chooser across every candidate node; another chooser gets a new one. */

@@ -1,0 +1,76 @@
+// fit() hands out one object for answers equal in every field (nodes built alike give a pod the
+// same takes): the sharing must never hide a difference, and must happen where answers are equal.
+
+import { describe, expect, it } from 'vitest';
+import { bestFitChooser, fit, type FitResult } from '../../src/gpu/place.js';
+import { Ledger } from '../../src/state/ledger.js';
+import { GiB, mpsPod, node } from '../helpers/make.js';
+
+const options = { chooser: bestFitChooser };
+
+/** An answer as plain values (a note's fields are its own properties). */
+function plain(r: FitResult): unknown {
+  return JSON.parse(JSON.stringify(r, (_k, v: unknown) => (v instanceof Map ? [...v] : v)));
+}
+
+describe('fit answers shared by value', () => {
+  const l = new Ledger();
+  // Three MPS nodes built alike, the daemon capping threads at 10 %: one GPU list, as the
+  // inventory parser shares it between nodes of one layout (model/inventory.ts internGpus).
+  const alike = node({ name: 'a', mode: 'mps', gpus: 2, memoryBytes: 128 * GiB, replicas: 10, mpsDaemonLimits: true, placement: 'extender' });
+  for (const name of ['a', 'b', 'c']) l.setNode({ ...alike, name });
+  const [a, b, c] = ['a', 'b', 'c'].map((n) => l.nodes.get(n)!);
+  // Node b already holds a pod on GPU 0: the chooser puts the next one on GPU 0 there (tightest), on
+  // the idle nodes on GPU 0 too; node c holds one on GPU 1, so its tightest GPU is 1.
+  const holder = (uid: string, node: string, gpu: number) =>
+    l.put({ uid, namespace: 'x', name: uid, node, takes: [{ gpu, replicas: 1, memoryBytes: 8 * GiB, threadMilli: 100, clients: 1, mig: null, exclusive: false }], state: 'bound', expiresAt: Infinity });
+  holder('on-b', 'b', 0);
+  holder('on-c', 'c', 1);
+
+  it('equal answers on nodes built alike are one object, with a note capping the threads', () => {
+    const pod = mpsPod(8, 50); // 50 % asked, 10 % per replica granted: a threads-capped note
+    const ra = fit(pod, a, options);
+    const rb = fit(pod, b, options);
+    expect(ra.fits && rb.fits).toBe(true);
+    if (!ra.fits || !rb.fits) return;
+    expect(ra.notes.map((n) => n.code)).toEqual(['threads-capped']);
+    expect(rb).toBe(ra);
+  });
+
+  it('an answer that differs in any field is its own object, with its own values', () => {
+    const pod = mpsPod(8, 50);
+    const ra = fit(pod, a, options);
+    const rc = fit(pod, c, options);
+    if (!ra.fits || !rc.fits) throw new Error('fits');
+    expect(rc).not.toBe(ra);
+    expect(ra.sequence).toEqual([0]);
+    expect(rc.sequence).toEqual([1]);
+    expect(rc.takes[0].gpu).toBe(1);
+    // Other memory: another take, whatever the last answer was.
+    const r9 = fit(mpsPod(9, 50), a, options);
+    if (!r9.fits) throw new Error('fits');
+    expect(r9.takes[0].memoryBytes).toBe(9 * GiB);
+    // Threads under the cap: no note, so not the capped answer.
+    const r5 = fit(mpsPod(8, 5), a, options);
+    if (!r5.fits) throw new Error('fits');
+    expect(r5.notes).toEqual([]);
+    expect(r5.takes[0].threadMilli).toBe(50);
+  });
+
+  it('over many pods and nodes, every answer equals the one computed alone (fresh ledger, nothing shared)', () => {
+    // Both orders: consecutive pods that differ only in memory, then only in threads.
+    const mems = [1, 8, 12.8, 13, 64, 130];
+    const pcts = [1, 5, 10, 50, 100];
+    const pods = [...pcts.flatMap((pct) => mems.map((mem) => mpsPod(mem, pct))), ...mems.flatMap((mem) => pcts.map((pct) => mpsPod(mem, pct)))];
+    for (const pod of pods) {
+      for (const n of [a, b, c, a, c, b]) {
+        const got = fit(pod, n, options);
+        // The node rebuilt from copies: a GPU layout of its own, so nothing can be shared with it.
+        const alone = new Ledger();
+        alone.setNode({ ...n.inventory, gpus: n.inventory.gpus.map((g) => ({ ...g })) });
+        for (const p of l.pods.values()) if (p.node === n.name) alone.put(p);
+        expect(plain(got)).toEqual(plain(fit(pod, alone.nodes.get(n.name)!, options)));
+      }
+    }
+  });
+});
