@@ -57,13 +57,9 @@ class ThreadsCapped implements Note {
     private readonly container: string,
     private readonly want: number,
     private readonly grant: number,
-    private readonly gpu: number,
+    readonly gpu: number,
     private readonly replicas: number,
   ) {}
-
-  get gpuIndex(): number {
-    return this.gpu;
-  }
 
   /** Every field equal: the same note. */
   sameAs(o: ThreadsCapped): boolean {
@@ -139,7 +135,7 @@ function take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnG
  */
 const lastNotes: (readonly ThreadsCapped[] | undefined)[] = [];
 function oneNote(n: ThreadsCapped): readonly Note[] {
-  const g = n.gpuIndex;
+  const g = n.gpu;
   if (g >= 64) return [n];
   const last = lastNotes[g];
   if (last !== undefined && last[0].sameAs(n)) return last;

@@ -266,7 +266,7 @@ function place(shape: FitShape, node: GpuNode, draft: Draft, picker: Picker): Fi
  * one dies young instead of being copied by the next minor GCs. Answers are never changed after
  * they are made, so sharing one cannot be observed. Bounded: cleared past 256 layouts.
  */
-const lastFits = new Map<readonly unknown[], FitResult & { fits: true }>();
+const lastFits = new Map<NodeInventory['gpus'], FitResult & { fits: true }>();
 
 function shared(inv: NodeInventory, takes: GpuTake[], sequence: readonly number[], notes: readonly Note[]): FitResult {
   const last = lastFits.get(inv.gpus);
@@ -284,10 +284,11 @@ function sameFit(a: FitResult & { fits: true }, takes: readonly GpuTake[], seque
   return true;
 }
 
-/** The fields sameTake compares: exactly GpuTake's (the build fails when one is added and not compared). */
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const TAKE_FIELDS_COMPARED: Same<keyof GpuTake, 'gpu' | 'replicas' | 'memoryBytes' | 'threadMilli' | 'clients' | 'exclusive' | 'mig'> = true;
-void TAKE_FIELDS_COMPARED;
+/** The fields sameTake compares. Compile-time guard (as for FitShape): a field added to GpuTake but not here fails. */
+const TAKE_FIELDS = ['gpu', 'replicas', 'memoryBytes', 'threadMilli', 'clients', 'exclusive', 'mig'] as const satisfies readonly (keyof GpuTake)[];
+type TakeFieldMissing = Exclude<keyof GpuTake, (typeof TAKE_FIELDS)[number]>;
+const takeFieldsExhaustive: TakeFieldMissing extends never ? true : never = true;
+void takeFieldsExhaustive;
 
 /** Every field of GpuTake (a MIG take is never shared: its map would need comparing). */
 function sameTake(a: GpuTake, b: GpuTake): boolean {
