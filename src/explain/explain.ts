@@ -112,7 +112,7 @@ export interface PodExplanation {
 }
 
 export const SCORE_LEGEND =
-  'SCORE: what prioritize sends kube-scheduler for these nodes, 0..10, normalised across them (best 10, worst 0); ' +
+  'SCORE: what prioritize sends kube-scheduler for these nodes, 0..10, ranked across them (best 10, a point less per 0.1 of rating below the one above, at least one); ' +
   'in brackets the ratings it is made of, 0..1: tier = tier fit, frag = fragmentation (0.5 = unchanged, higher = leaves more usable room), ' +
   'pack = how full the pod\'s GPUs are afterwards (breaks ties: a partly used GPU before an idle one)';
 

@@ -1,14 +1,14 @@
 // The scoring policy: a weighted mean of the scorers (0..1) with a packing tie-break, then mapped
-// onto kube-scheduler's 0..10 across the candidates of one request the way its own plugins'
-// NormalizeScore does (InterPodAffinity's min-max: the best candidate gets 10, the worst 0), so a
-// difference between two nodes always reaches the scheduler instead of being rounded away.
+// onto kube-scheduler's 0..10 across the candidates of one request by rank (the best gets 10, each
+// lower rating at least a point less), so the order of the ratings always reaches the scheduler
+// instead of being rounded away.
 
 import type { ScoringWeights } from '../model/config-types.js';
 import type { GpuTake } from '../model/types.js';
 import { gpuFree, type GpuFree } from '../gpu/free.js';
 import type { NodeLedger } from '../state/ledger.js';
 import type { ScoreShape } from './score-shape.js';
-import { binpack, fragmentation, freeNow, tierFit, type ScoreContext } from './scorers.js';
+import { binpack, cpuHeadroom, fragmentation, freeNow, tierFit, type ScoreContext } from './scorers.js';
 
 /** Raw score of a node the pod has no GPU opinion about (without GPUs, for a CPU-only pod): neutral. */
 export const NEUTRAL_RAW = 0.5;
@@ -42,7 +42,8 @@ export function nameRank(name: string): number {
 export interface ScoreBreakdown {
   /** Weighted mean of the scorers, 0..1, at RESOLUTION, plus the tie-break: what is normalised. */
   raw: number;
-  components: { tierFit: number | null; fragmentation: number | null; binpack: number | null; pack: number | null };
+  /** cpuHeadroom: pods without GPUs only (their tie-break, see scoreCpuPod). */
+  components: { tierFit: number | null; fragmentation: number | null; binpack: number | null; pack: number | null; cpuHeadroom: number | null };
 }
 
 /**
@@ -62,6 +63,7 @@ export function scoreNode(shape: ScoreShape, node: NodeLedger, takes: readonly G
     fragmentation: weights.fragmentation > 0 ? fragmentation(shape, node, takes, ctx, after) : null,
     binpack: weights.binpack > 0 ? p : null,
     pack: p,
+    cpuHeadroom: null,
   };
   let sum = 0;
   let w = 0;
@@ -81,19 +83,25 @@ export function scoreNode(shape: ScoreShape, node: NodeLedger, takes: readonly G
  * on the node — the fragmentation scorer with no GPU takes. A node where the pod's CPU leaves
  * every typical GPU shape placeable rates neutral; one where it shuts typical shapes out rates
  * less; a node without GPUs rates neutral too and wins the tie (its CPU strands nothing, ever).
+ * Among equal ratings the CPU headroom the pod leaves breaks the tie (in the pack tie-break's
+ * place: a CPU-only pod takes no GPU), then the node order.
  */
 export function scoreCpuPod(shape: ScoreShape, node: NodeLedger | undefined, ctx: ScoreContext): ScoreBreakdown {
   const f = node && shape.cpuMilli > 0 ? fragmentation(shape, node, [], ctx) : null;
+  const headroom = node && shape.cpuMilli > 0 ? cpuHeadroom(node, shape.cpuMilli, ctx) : null;
   const mean = f ?? NEUTRAL_RAW;
-  const tie = node ? nameRank(node.name) * HASH_WEIGHT : TIE_WEIGHT;
-  return { raw: Math.round(mean / RESOLUTION) * RESOLUTION + tie, components: { tierFit: null, fragmentation: f, binpack: null, pack: null } };
+  // No headroom to say (CPU unknown, MIG): neutral. A node without GPUs above any GPU node (it strands nothing).
+  const tie = node ? Math.round((headroom ?? 0.5) * 100) / 100 * TIE_WEIGHT + nameRank(node.name) * HASH_WEIGHT : TIE_WEIGHT + HASH_WEIGHT;
+  return { raw: Math.round(mean / RESOLUTION) * RESOLUTION + tie, components: { tierFit: null, fragmentation: f, binpack: null, pack: null, cpuHeadroom: headroom } };
 }
 
 /**
- * The 0..10 scores of the candidates of one request: min-max across them, truncated to an integer
- * as kube-scheduler's plugins do (10 × (raw − min) / (max − min)). When every candidate rates the
- * same, each gets its absolute score (10 × raw, rounded): nothing to prefer, and explain of a
- * single node still shows a meaningful number. Nodes that do not fit (null) score 0.
+ * The 0..10 scores of the candidates of one request, by rank: the best rating gets 10, and each
+ * lower distinct rating one point less per quantum (RESOLUTION) below the one above it — at least
+ * one point, so the order of the ratings, tie-breaks included, always reaches the scheduler, and a
+ * large difference stays large against kube-scheduler's own scores — down to 0. When every
+ * candidate rates the same, each gets its absolute score (10 × raw, rounded): nothing to prefer,
+ * and explain of a single node still shows a meaningful number. Nodes that do not fit (null) score 0.
  */
 export function normalizeScores(raws: readonly (number | null)[]): number[] {
   const out = new Array<number>(raws.length);
@@ -101,24 +109,46 @@ export function normalizeScores(raws: readonly (number | null)[]): number[] {
   return out;
 }
 
+/** The highest distinct ratings of one request, best first: at most MAX_SCORE + 1 can score above 0. */
+const top: number[] = [];
+const topScore: number[] = [];
+
 /**
  * normalizeScores over `n` items read and written through callbacks (the ranker's rows: no array
- * of boxed raws and none of scores per request). The one normalisation rule.
+ * of boxed raws and none of scores per request). The one normalisation rule. Linear in `n`: only
+ * the best MAX_SCORE + 1 distinct ratings are kept and ranked.
  */
 export function normalize(n: number, rawAt: (i: number) => number | null, put: (i: number, score: number) => void): void {
-  let lo = Infinity;
-  let hi = -Infinity;
+  top.length = 0;
   for (let i = 0; i < n; i++) {
     const r = rawAt(i);
     if (r === null) continue;
-    if (r < lo) lo = r;
-    if (r > hi) hi = r;
+    if (top.length > MAX_SCORE && r <= top[MAX_SCORE]) continue;
+    let k = top.length;
+    while (k > 0 && top[k - 1] < r) k--;
+    if (k > 0 && top[k - 1] === r) continue;
+    top.splice(k, 0, r);
+    if (top.length > MAX_SCORE + 1) top.length = MAX_SCORE + 1;
   }
-  const span = hi - lo;
+  if (top.length === 1) {
+    const absolute = Math.min(MAX_SCORE, Math.max(0, Math.round(top[0] * MAX_SCORE)));
+    for (let i = 0; i < n; i++) put(i, rawAt(i) === null ? 0 : absolute);
+    return;
+  }
+  topScore.length = top.length;
+  for (let k = 0; k < top.length; k++) topScore[k] = k === 0 ? MAX_SCORE : Math.max(0, topScore[k - 1] - Math.max(1, Math.round((top[k - 1] - top[k]) / RESOLUTION)));
   for (let i = 0; i < n; i++) {
     const r = rawAt(i);
-    if (r === null) put(i, 0);
-    else if (span > 0) put(i, Math.trunc((MAX_SCORE * (r - lo)) / span));
-    else put(i, Math.min(MAX_SCORE, Math.max(0, Math.round(r * MAX_SCORE))));
+    let score = 0;
+    if (r !== null) {
+      for (let k = 0; k < top.length; k++) {
+        if (top[k] === r) {
+          score = topScore[k];
+          break;
+        }
+        if (top[k] < r) break;
+      }
+    }
+    put(i, score);
   }
 }

@@ -146,6 +146,41 @@ export function nodeFragmentation(node: GpuNode, free: readonly GpuFree[], shape
   return total;
 }
 
+/** CPU per GPU the typical shapes bring (milli CPU per GPU they take: a share pod counts its thread share), by probability; 0 when none say. */
+let perGpuOf: { shapes: readonly Shape[]; value: number } | null = null;
+export function cpuPerGpu(shapes: readonly Shape[]): number {
+  if (perGpuOf?.shapes === shapes) return perGpuOf.value;
+  let cpu = 0;
+  let gpus = 0;
+  for (const m of shapes) {
+    cpu += m.p * (m.cpuMilli ?? 0);
+    gpus += m.p * (m.gpus > 1 || m.threadMilli >= 1000 ? m.gpus : Math.max(m.threadMilli, 1) / 1000);
+  }
+  const value = gpus > 0 ? cpu / gpus : 0;
+  perGpuOf = { shapes, value };
+  return value;
+}
+
+/** How fast CPU headroom saturates (milli): 32 CPUs beyond the expected need rate ~0.88. */
+const HEADROOM_SCALE = 32_000;
+
+/**
+ * CPU headroom after `cpuMilli` more is taken on the node: its CPU left beyond what its free GPU
+ * capacity is expected to need (free GPUs × cpuPerGpu), squashed into 0..1 (0.5: exactly the
+ * expected need left; lower: GPUs that will lack CPU). FGD's measure sees CPU only where a typical
+ * shape stops fitting; this one sees it coming, so pods without GPUs go where CPU is plentiful for
+ * the GPUs it serves (a 2-GPU node with 104 CPUs before an 8-GPU node with 96). null when the
+ * node's CPU or the shapes' CPU is unknown.
+ */
+export function cpuHeadroom(node: NodeLedger, cpuMilli: number, ctx: ScoreContext): number | null {
+  const perGpu = cpuPerGpu(ctx.shapes);
+  const cpuFree = nodeCpuFree(node);
+  if (perGpu <= 0 || !Number.isFinite(cpuFree) || !shareable(node)) return null;
+  let freeGpus = 0;
+  for (const g of freeNow(node)) if (!g.blocked) freeGpus += g.fraction;
+  return 0.5 + 0.5 * Math.tanh((cpuFree - cpuMilli - freeGpus * perGpu) / HEADROOM_SCALE);
+}
+
 /** gpuFree(node) for the node as it is, memoised per node generation (every rating of the node starts from it). */
 export function freeNow(node: NodeLedger): readonly GpuFree[] {
   if (node.generation < 0) return gpuFree(node);

@@ -9,7 +9,8 @@ import { parsePodDemand } from '../../src/model/demand.js';
 import { parseNodeInventory, type NodeLike } from '../../src/model/inventory.js';
 import { gpuFree } from '../../src/gpu/free.js';
 import { scoreCpuPod } from '../../src/prioritize/policy.js';
-import { nodeCpuFree, nodeFragmentation } from '../../src/prioritize/scorers.js';
+import { cpuHeadroom, cpuPerGpu, nodeCpuFree, nodeFragmentation } from '../../src/prioritize/scorers.js';
+import { Pipeline } from '../../src/prioritize/pipeline.js';
 import { ClusterState } from '../../src/state/cluster-state.js';
 import { Ledger } from '../../src/state/ledger.js';
 import { GiB, node } from '../helpers/make.js';
@@ -145,11 +146,12 @@ describe('POST /prioritize-cpu over HTTP', () => {
     expect(res.status).toBe(200);
     const scores = Object.fromEntries((res.json as { Host: string; Score: number }[]).map((h) => [h.Host, h.Score]));
     expect(Object.keys(scores).sort()).toEqual([...names].sort());
-    // Normalised across the candidates: where it strands GPUs 0, nodes without GPUs 10, the GPU node it does not strand in between.
-    expect(scores['small-cpu']).toBe(0);
+    // Ranked across the candidates: nodes without GPUs 10, the GPU node it does not strand next (a
+    // tie-break lower: one point), where it strands GPUs a point per quantum of its rating lower still.
     expect(scores['cpu-only']).toBe(10);
     expect(scores.nope).toBe(10);
-    expect(scores['big-cpu']).toBe(8);
+    expect(scores['big-cpu']).toBe(9);
+    expect(scores['small-cpu']).toBeLessThanOrEqual(8);
 
     const gpuPod = { metadata: { name: 'g', namespace: 'ml', uid: 'uid-g' }, spec: { containers: [{ name: 'm', resources: { limits: { 'nvidia.com/gpu': '1' } } }] } };
     const flat = await post(`${s.url}/prioritize-cpu`, { Pod: gpuPod, Nodes: null, NodeNames: names });
@@ -160,5 +162,42 @@ describe('POST /prioritize-cpu over HTTP', () => {
     const res = await post(`${s.url}/prioritize-cpu`, '{"Pod":', true);
     expect(res.status).toBe(400);
     expect(res.type).toContain('application/json');
+  });
+});
+
+describe('CPU headroom (the tie-break of pods without GPUs)', () => {
+  const load = () => {
+    const state = new ClusterState({ config: defaultConfig() });
+    const docs = yaml.load(readFileSync('test/fixtures/cpu-headroom.yaml', 'utf8')) as { items: Record<string, unknown>[] };
+    state.resetNodes(docs.items.filter((i) => i.kind === 'Node'));
+    state.resetPods(docs.items.filter((i) => i.kind === 'Pod'));
+    return state;
+  };
+
+  it('is the CPU left beyond what the free GPUs are expected to need, squashed to 0..1', () => {
+    const state = load();
+    const shapes = state.workload.shapes();
+    // Learned from the two running pods: a whole GPU and 12 CPUs each.
+    expect(cpuPerGpu(shapes)).toBe(12_000);
+    const ctx = { tiers, shapes };
+    const rich = state.ledger.nodes.get('t4-cpu-rich')!;
+    const tight = state.ledger.nodes.get('g2-cpu-tight')!;
+    // 104 − 12 − 2 = 90 CPUs left for 1 free GPU (12 expected): 78 to spare.
+    expect(cpuHeadroom(rich, 2000, ctx)).toBeCloseTo(0.5 + 0.5 * Math.tanh(78 / 32), 12);
+    // 96 − 12 − 2 = 82 CPUs left for 7 free GPUs (84 expected): 2 short.
+    expect(cpuHeadroom(tight, 2000, ctx)).toBeCloseTo(0.5 + 0.5 * Math.tanh(-2 / 32), 12);
+    expect(cpuHeadroom(tight, 0, ctx)).toBe(0.5); // exactly the expected need left
+  });
+
+  it('sends a pod without GPUs to the node with CPU to spare when fragmentation rates both the same', () => {
+    const state = load();
+    const pipeline = new Pipeline(state);
+    const web = parsePodDemand(podWith({ containers: [container('web', '2')] }), tiers);
+    const ranked = pipeline.rankCpu(web, ['g2-cpu-tight', 't4-cpu-rich']);
+    expect(ranked.map((r) => r.breakdown?.components.fragmentation)).toEqual([0.5, 0.5]);
+    expect(ranked.find((r) => r.host === 't4-cpu-rich')!.score).toBe(10);
+    expect(ranked.find((r) => r.host === 'g2-cpu-tight')!.score).toBeLessThan(10);
+    // Without CPU facts on the shapes there is nothing to say: no headroom, the node order decides.
+    expect(cpuHeadroom(state.ledger.nodes.get('t4-cpu-rich')!, 2000, { tiers, shapes: [{ memoryBytes: 0, threadMilli: 1000, gpus: 1, p: 1 }] })).toBeNull();
   });
 });

@@ -139,17 +139,48 @@ describe('fragmentation and packing', () => {
     const d = mpsPod(8, 10);
     const si = score(d, l.nodes.get('gb10-idle')!);
     const su = score(d, used);
-    // Equal on tier fit and fragmentation; the packing tie-break decides, and normalisation carries it to the wire.
+    // Equal on tier fit and fragmentation; the packing tie-break decides, and normalisation carries it to
+    // the wire: one point (a tie-break is less than a quantum of the rating).
     expect(su.components.fragmentation).toBe(si.components.fragmentation);
     expect(su.components.pack!).toBeGreaterThan(si.components.pack!);
-    expect(normalizeScores([si.raw, su.raw])).toEqual([0, 10]);
+    expect(normalizeScores([si.raw, su.raw])).toEqual([9, 10]);
   });
 
-  it('normalisation: integers 0..10, best 10 and worst 0, as kube-scheduler\'s min-max NormalizeScore; non-fitting nodes 0; all equal keep their absolute score', () => {
-    expect(normalizeScores([0.25, 0.75, 0.5, null])).toEqual([0, 10, 5, 0]);
+  it('normalisation by rank: the best 10, a point less per quantum below the rating above (at least one); non-fitting nodes 0; all equal keep their absolute score', () => {
+    // 0.75 → 10; 0.5 is 2.5 quanta lower → 7; 0.25 another 2.5 → 4.
+    expect(normalizeScores([0.25, 0.75, 0.5, null])).toEqual([4, 10, 7, 0]);
+    // A difference far below the quantum (a tie-break) still reaches the wire, as one point.
+    expect(normalizeScores([0.5, 0.5 + 1e-6, 0.5 + 2e-6])).toEqual([8, 9, 10]);
+    // A large one stays large: 8 quanta.
+    expect(normalizeScores([0.9, 0.1])).toEqual([10, 2]);
+    // Twelve distinct ratings a tie-break apart: 10 down to 0, and 0 below that.
+    const twelve = Array.from({ length: 12 }, (_, i) => 0.5 + i * 1e-6);
+    expect(normalizeScores(twelve)).toEqual([0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    // Equal ratings share their score wherever they are in the request.
+    expect(normalizeScores([0.3, 0.7, 0.3, 0.7, 0.5])).toEqual([6, 10, 6, 10, 8]);
     expect(normalizeScores([0.61, 0.61])).toEqual([6, 6]);
     expect(normalizeScores([0.5])).toEqual([5]);
     expect(normalizeScores([null, null])).toEqual([0, 0]);
+    expect(normalizeScores([])).toEqual([]);
     for (const s of normalizeScores([0.1, 0.123, 0.9, 0.77, 0.5])) expect(Number.isInteger(s) && s >= 0 && s <= 10).toBe(true);
+  });
+
+  it('normalisation keeps the order of the ratings: a better rating never scores lower, a worse one scores lower unless both reached 0', () => {
+    let seed = 7;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (let round = 0; round < 200; round++) {
+      const raws = Array.from({ length: 1 + Math.floor(rand() * 40) }, () => (rand() < 0.1 ? null : Math.round(rand() * 20) / 20 + rand() * 1e-3));
+      const scores = normalizeScores(raws);
+      for (let i = 0; i < raws.length; i++) {
+        for (let j = 0; j < raws.length; j++) {
+          const a = raws[i];
+          const b = raws[j];
+          if (a === null || b === null) continue;
+          if (a === b) expect(scores[i]).toBe(scores[j]);
+          if (a > b) expect(scores[i] > scores[j] || scores[j] === 0).toBe(true);
+        }
+      }
+      if (raws.some((r) => r !== null)) expect(Math.max(...scores)).toBe(new Set(raws.filter((r) => r !== null)).size === 1 ? scores[raws.findIndex((r) => r !== null)] : 10);
+    }
   });
 });
