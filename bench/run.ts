@@ -15,6 +15,7 @@ import { benchCycles, cycleTable, type CycleReport } from './cycle.js';
 import type { LoadResult } from './loadgen.js';
 import { benchMemory, type MemoryRow } from './memory.js';
 import { startLedger, startReference } from './processes.js';
+import { median } from '../src/cli/replay/report.js';
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repo = resolve(here, '..', '..');
@@ -105,10 +106,6 @@ async function benchHttp(clusterSizes: number[], nameCounts: number[], fullNodeC
 }
 
 const us = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(0)} µs`);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** The HTTP rows of one case (all rounds). */
 function httpCase(http: HttpRow[], names: number, concurrency: number, mode: HttpRow['mode'] = 'names', size = 5000): HttpRow[] {

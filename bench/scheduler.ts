@@ -27,6 +27,7 @@ import { parseArgs } from 'node:util';
 import { parseYaml } from '../src/model/yaml.js';
 import { Api, controlPlane, locateControlPlane } from './kube-api.js';
 import { startLedger, startReference, verbMeans } from './processes.js';
+import { median } from '../src/cli/replay/report.js';
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repo = resolve(here, '..', '..');
@@ -219,27 +220,12 @@ const VARIANTS: readonly Variant[] = ['stub', 'gpu-ledger', 'gpu-ledger+bind'];
 
 /** One run with its own extender process, stopped afterwards. */
 async function runWith(e: Env, variant: Variant, nodes: number, pods: number, round: number, kubeconfig: string): Promise<SchedulerRun> {
-  if (variant === 'stub') {
-    const stub = await startReference('stub-extender.js');
-    try {
-      return await runOnce(e, variant, stub.url, nodes, pods, round, null, stub.child.pid);
-    } finally {
-      await stop(stub.child);
-    }
-  }
-  const ledger = await startLedger(['--kubeconfig', kubeconfig]);
+  const ext = variant === 'stub' ? { ...(await startReference('stub-extender.js')), statusUrl: null } : await startLedger(['--kubeconfig', kubeconfig]);
   try {
-    return await runOnce(e, variant, ledger.url, nodes, pods, round, ledger.statusUrl, ledger.child.pid);
+    return await runOnce(e, variant, ext.url, nodes, pods, round, ext.statusUrl, ext.child.pid);
   } finally {
-    await stop(ledger.child);
+    await stop(ext.child);
   }
-}
-
-/** The middle value (the mean of the two middle ones for an even count). */
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /**

@@ -101,6 +101,11 @@ export function nodeCpuFree(node: GpuNode): number {
   return node.inventory.cpuMilli > 0 ? node.inventory.cpuMilli - (node.cpuMilli ?? 0) : Infinity;
 }
 
+/** Does the shape take whole GPUs (several, or all of one GPU's threads)? Then it needs idle GPUs. */
+function wholeGpus(m: Shape): boolean {
+  return m.gpus > 1 || m.threadMilli >= 1000;
+}
+
 function shapeFitsGpu(shape: Shape, g: GpuFree, memoryKnown: boolean): boolean {
   if (g.blocked || g.replicas < 1) return false;
   if (memoryKnown && shape.memoryBytes > g.memoryBytes) return false;
@@ -129,8 +134,7 @@ export function nodeFragmentation(node: GpuNode, free: readonly GpuFree[], shape
   for (const m of shapes) {
     let f: number;
     if ((m.cpuMilli ?? 0) > cpuFree) f = idle;
-    else if (m.gpus > 1 || m.threadMilli >= 1000) {
-      // Whole-GPU shapes need idle GPUs.
+    else if (wholeGpus(m)) {
       f = idleGpus >= m.gpus ? idle - idleGpus : idle;
     } else {
       let fits = false;
@@ -154,7 +158,7 @@ export function cpuPerGpu(shapes: readonly Shape[]): number {
   let gpus = 0;
   for (const m of shapes) {
     cpu += m.p * (m.cpuMilli ?? 0);
-    gpus += m.p * (m.gpus > 1 || m.threadMilli >= 1000 ? m.gpus : Math.max(m.threadMilli, 1) / 1000);
+    gpus += m.p * (wholeGpus(m) ? m.gpus : Math.max(m.threadMilli, 1) / 1000);
   }
   const value = gpus > 0 ? cpu / gpus : 0;
   perGpuOf = { shapes, value };
