@@ -1,5 +1,5 @@
-// The scheduler benchmark's own view of the API server: plain HTTPS on keep-alive connections with
-// the admin kubeconfig's client certificate (creating 5,000 Nodes through a client that opens a
+// The scheduler benchmark's own view of the API server: the product's plain-request writer on
+// keep-alive connections with the admin kubeconfig's client certificate (creating 5,000 Nodes through a client that opens a
 // TLS connection per call would take minutes), a pods watch that timestamps every bind, and the
 // `control-plane` script of ../shared/k8s (README "End-to-end tests").
 
@@ -9,6 +9,8 @@ import https from 'node:https';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
+import { ApiWriter } from '../src/kube/api-write.js';
+import { KeepAlivePool } from '../src/kube/keep-alive.js';
 
 const run = promisify(execFile);
 
@@ -33,6 +35,8 @@ export class Api {
   private constructor(
     private readonly base: URL,
     private readonly agent: https.Agent,
+    private readonly pool: KeepAlivePool,
+    private readonly writer: ApiWriter,
   ) {}
 
   static async fromKubeconfig(file: string): Promise<Api> {
@@ -40,24 +44,14 @@ export class Api {
     kc.loadFromFile(file);
     const opts: https.RequestOptions = {};
     await kc.applyToHTTPSOptions(opts);
-    const agent = new https.Agent({ keepAlive: true, maxSockets: 64, ca: opts.ca, cert: opts.cert, key: opts.key });
-    return new Api(new URL(kc.getCurrentCluster()!.server), agent);
+    // The watch's own connection; every other request goes through the product's writer (64 kept-alive sockets).
+    const agent = new https.Agent({ keepAlive: false, ca: opts.ca, cert: opts.cert, key: opts.key });
+    const pool = new KeepAlivePool(64);
+    return new Api(new URL(kc.getCurrentCluster()!.server), agent, pool, new ApiWriter(kc, pool, 10_000, Date.now, 256 * 2 ** 20));
   }
 
   request(method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((res, rej) => {
-      const req = https.request(
-        { host: this.base.hostname, port: this.base.port, path, method, agent: this.agent, headers: { accept: 'application/json', ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) } },
-        (r) => {
-          const chunks: Buffer[] = [];
-          r.on('data', (c: Buffer) => chunks.push(c));
-          r.on('end', () => res({ status: r.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        },
-      );
-      req.on('error', rej);
-      req.end(data);
-    });
+    return this.writer.request(method, path, body === undefined ? undefined : JSON.stringify(body), AbortSignal.timeout(300_000));
   }
 
   async ok(method: string, path: string, body?: unknown): Promise<unknown> {
@@ -87,7 +81,7 @@ export class Api {
       port: this.base.port,
       path: `/api/v1/namespaces/${namespace}/pods?watch=1&allowWatchBookmarks=false&resourceVersion=${resourceVersion}`,
       method: 'GET',
-      agent: new https.Agent({ keepAlive: false, ca: this.agent.options.ca, cert: this.agent.options.cert, key: this.agent.options.key }),
+      agent: this.agent,
     });
     req.on('response', (r) => {
       let buf = '';
@@ -116,5 +110,6 @@ export class Api {
 
   close(): void {
     this.agent.destroy();
+    this.pool.close();
   }
 }

@@ -8,10 +8,10 @@
 //   gpu-ledger+bind — with its bind verb (gpu-ledger writes the Binding).
 // Each run: the pods are created while no scheduler runs, then kube-scheduler starts and binds
 // them; pods/s = (pods − 1) / (last bind − first bind), each bind timed by a pods watch. Between
-// runs the pods are deleted, so every run starts from the same empty cluster. Per cluster size: a
-// discarded warm-up run, then `--repeat` rounds of the three, in an order that rotates per round,
-// each with a fresh extender process; the summary gives per extender the median pods/s and the
-// median of its per-round ratios to the stub.
+// runs the pods and kube-scheduler's Events are deleted, so every run starts from the same empty
+// cluster. Per cluster size: a discarded warm-up run, then `--repeat` rounds of the three, in an
+// order that rotates per round, each with a fresh extender process; the summary gives per
+// extender the median pods/s and the median of its per-round ratios to the stub.
 //
 //   npm run bench:scheduler -- [--nodes 1000,5000] [--pods 1000] [--qps 1000] [--repeat 3] [--json file]
 //   GPU_LEDGER_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=prof" npm run bench:scheduler   # profile gpu-ledger
@@ -212,6 +212,9 @@ async function runOnce(e: Env, variant: Variant, url: string, nodes: number, pod
   // Empty the cluster again: every run starts from the same state.
   await e.api.ok('DELETE', `/api/v1/namespaces/${ns}/pods?gracePeriodSeconds=0`);
   await until(async () => ((await e.api.ok('GET', `/api/v1/namespaces/${ns}/pods?limit=1`)) as { items: unknown[] }).items.length === 0, `pods of ${ns} deleted`, 300_000);
+  // And the Events kube-scheduler wrote (one per binding): nothing collects them here, and a growing
+  // store slowed later runs (the 2026-12-01 night run's control plane lost a third of its speed).
+  await e.api.ok('DELETE', `/api/v1/namespaces/${ns}/events`);
   const span = (binds[binds.length - 1] - binds[0]) / 1000;
   return { variant, nodes, pods, round, podsPerSec: (pods - 1) / span, wallSec: (binds[binds.length - 1] - launched) / 1000, annotated, ...(verbMeanMs ? { verbMeanMs } : {}), cpuMsPerPod: cpu };
 }

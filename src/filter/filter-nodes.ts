@@ -21,14 +21,17 @@ const WITHOUT_GPU: Reason[] = [NO_GPU];
 export class FilterOutcome {
   readonly passed: string[] = [];
   readonly passedJson: string[] = [];
+  /** The passing names' positions in the request. */
+  readonly passedIndex: number[] = [];
   readonly failedNames: string[] = [];
   readonly failedJson: (string | null)[] = [];
   readonly failedReasons: Reason[][] = [];
   private byName: Map<string, Reason[]> | null = null;
 
-  pass(name: string, node: NodeLedger): void {
+  pass(name: string, node: NodeLedger, index: number): void {
     this.passed.push(name);
     this.passedJson.push(node.jsonName);
+    this.passedIndex.push(index);
   }
 
   fail(name: string, reasons: Reason[], node?: NodeLedger): void {
@@ -68,7 +71,7 @@ export function filterNodes(shape: FitShape, names: readonly string[], resolve: 
       continue;
     }
     const r = fitCached(shape, node, placement, key);
-    if (r.fits) out.pass(name, node);
+    if (r.fits) out.pass(name, node, i);
     else out.fail(name, r.reasons, node);
   }
   return out;

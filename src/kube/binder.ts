@@ -4,6 +4,9 @@
 // update: there is no state where the pod is annotated but unbound, or bound without its GPUs.
 // No node-level locks and no writes to Node objects.
 //
+// The Binding goes out as one plain HTTPS request on client-node's credentials (./api-write.ts: half
+// the CPU of the generated call); the rare read that settles an outcome stays on client-node.
+//
 // Outcomes: success; a 409 is settled by reading the pod (same UID bound to this node: success; bound
 // elsewhere, recreated or gone: BindConflictError); other 4xx and refused connections: the write did
 // not happen (Error); a timeout, a reset connection or a 5xx after the request was sent: the write may
@@ -13,6 +16,7 @@
 import { ApiException, CoreV1Api, type ConfigurationOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { BindConflictError, type Binder, type BindRequest } from '../state/sink.js';
 import { BindOutcomeUnknownError } from './bind-outcome.js';
+import { ApiWriter } from './api-write.js';
 import { KeepAlivePool } from './keep-alive.js';
 import { isTimeout, withSignal } from './timeouts.js';
 
@@ -66,9 +70,11 @@ export class LiveBinder implements Binder {
   private readonly timeoutMs: number;
   /** Binds reuse connections (./keep-alive.ts): a handshake per bind cost more than the bind. */
   private readonly pool = new KeepAlivePool();
+  private readonly writer: ApiWriter;
 
   constructor(kc: KubeConfig, opts: LiveBinderOptions) {
     this.api = kc.makeApiClient(CoreV1Api);
+    this.writer = new ApiWriter(kc, this.pool);
     this.timeoutMs = opts.timeoutMs;
   }
 
@@ -86,20 +92,15 @@ export class LiveBinder implements Binder {
     const signal = AbortSignal.timeout(this.timeoutMs);
     const label = `${req.podNamespace}/${req.podName}`;
     try {
-      await this.api.createNamespacedPodBinding(
-        {
-          name: req.podName,
-          namespace: req.podNamespace,
-          body: {
-            apiVersion: 'v1',
-            kind: 'Binding',
-            // uid: precondition (a pod recreated under the same name answers 409); annotations: copied onto the pod.
-            metadata: { name: req.podName, namespace: req.podNamespace, uid: req.podUid, annotations: { ...req.annotations } },
-            target: { apiVersion: 'v1', kind: 'Node', name: req.node },
-          },
-        },
-        this.options(signal),
-      );
+      const binding = {
+        apiVersion: 'v1',
+        kind: 'Binding',
+        // uid: precondition (a pod recreated under the same name answers 409); annotations: copied onto the pod.
+        metadata: { name: req.podName, namespace: req.podNamespace, uid: req.podUid, annotations: { ...req.annotations } },
+        target: { apiVersion: 'v1', kind: 'Node', name: req.node },
+      };
+      const [ns, name] = [encodeURIComponent(req.podNamespace), encodeURIComponent(req.podName)];
+      await this.writer.send('POST', `/api/v1/namespaces/${ns}/pods/${name}/binding`, JSON.stringify(binding), signal);
       return;
     } catch (err) {
       const status = statusOf(err);

@@ -4,8 +4,10 @@
 // cores as kube-scheduler and the API server: a bind took ~40 ms. A middleware put after client-node's
 // own swaps that fresh agent for a kept-alive one with the same TLS settings (CA, client certificate
 // and key, server name, verification), one per distinct setting, so rotated credentials get their
-// own. Proxy agents and plain-HTTP agents are left alone.
+// own; a plain-HTTP agent (an API server on http://, which client-node allows with skipTLSVerify)
+// gets one kept-alive plain agent. Proxy agents are left alone.
 
+import http from 'node:http';
 import https from 'node:https';
 import { Observable, type ConfigurationOptions, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
 
@@ -22,12 +24,21 @@ function settingKey(options: https.AgentOptions): string {
 }
 
 export class KeepAlivePool {
-  private readonly agents = new Map<string, https.Agent>();
+  private readonly agents = new Map<string, http.Agent>();
 
   constructor(private readonly maxSockets = 16) {}
 
-  /** The kept-alive agent standing in for `fresh`, or `fresh` itself when it is not a plain https.Agent. */
+  /** The kept-alive agent standing in for `fresh`, or `fresh` itself when it is neither a plain https.Agent nor a plain http.Agent. */
   agentFor(fresh: unknown): unknown {
+    if (fresh instanceof http.Agent && fresh.constructor === http.Agent) {
+      let agent = this.agents.get('http');
+      if (!agent) {
+        agent = new http.Agent({ keepAlive: true, maxSockets: this.maxSockets });
+        this.agents.set('http', agent);
+      }
+      fresh.destroy();
+      return agent;
+    }
     if (!(fresh instanceof https.Agent) || fresh.constructor !== https.Agent) return fresh;
     const key = settingKey(fresh.options);
     let agent = this.agents.get(key);

@@ -69,7 +69,10 @@ export class Pipeline {
    */
   filter(shape: ScoreShape, names: readonly string[], views?: NodeViews, uid?: string): FilterOutcome {
     if (uid) this.state.workload.observePod(uid, demandShape(shape));
-    return filterNodes(shape, names, this.resolver(names, views, uid), this.placement());
+    const out = filterNodes(shape, names, this.resolver(names, views, uid), this.placement());
+    // kube-scheduler's prioritize asks about the passing nodes next, in this order.
+    if (!views) this.state.ledger.rememberPicked(names, out.passedIndex);
+    return out;
   }
 
   rank(shape: ScoreShape, names: readonly string[], views?: NodeViews, uid?: string): Ranked[] {

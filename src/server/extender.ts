@@ -7,14 +7,16 @@ import { parseNodeInventory, type NodeLike } from '../model/inventory.js';
 import { formatBytes, formatMilli } from '../model/quantity.js';
 import { PREFIX, type GpuTake, type PodDemand, type Reason } from '../model/types.js';
 import type { NodeViews, Pipeline } from '../prioritize/pipeline.js';
+import type { Ranked } from '../prioritize/rank.js';
 import type { ClusterState } from '../state/cluster-state.js';
 import { nodeWithInventory, nodeWithout, type NodeLedger } from '../state/ledger.js';
 import { BindConflictError, type Binder } from '../state/sink.js';
 import { BindOutcomeUnknownError } from '../kube/bind-outcome.js';
 import { FilterReply } from './filter-reply.js';
+import { PrioritizeReply } from './prioritize-reply.js';
 import type { Metrics } from './metrics.js';
 import type { Preemptor } from './preemption.js';
-import type { ExtenderArgs, ExtenderBindingArgs, ExtenderFilterResult, ExtenderPreemptionArgs, HostPriority, MetaVictims } from './wire.js';
+import type { ExtenderArgs, ExtenderBindingArgs, ExtenderFilterResult, ExtenderPreemptionArgs, MetaVictims } from './wire.js';
 
 export interface ExtenderContext {
   state: ClusterState;
@@ -114,14 +116,16 @@ function reasonText(r: Reason): string {
   return t;
 }
 
-export function handlePrioritize(ctx: ExtenderContext, args: ExtenderArgs): HostPriority[] {
+export function handlePrioritize(ctx: ExtenderContext, args: ExtenderArgs): PrioritizeReply {
   const demand = ctx.state.demandOf(args.Pod);
   const names = namesOf(args);
   ctx.metrics.nodesEvaluated.inc({ verb: 'prioritize' }, names.length);
-  if (!demand.managed) return names.map((Host) => ({ Host, Score: 0 }));
-  const out = ctx.pipeline.rank(demand, names, requestViews(ctx, args), demand.uid || undefined).map((r) => ({ Host: r.host, Score: r.score }));
-  ctx.logger.info({ verb: 'prioritize', pod: podLabel(demand), uid: demand.uid, candidates: names.length, best: out.reduce((a, b) => Math.max(a, b.Score), 0) }, 'prioritize');
-  return out;
+  if (!demand.managed) return flatReply(ctx, args, names);
+  const views = requestViews(ctx, args);
+  const ranked = ctx.pipeline.rank(demand, names, views, demand.uid || undefined);
+  const reply = rankedReply(ctx, names, views, ranked);
+  ctx.logger.info({ verb: 'prioritize', pod: podLabel(demand), uid: demand.uid, candidates: names.length, best: ranked.reduce((a, b) => Math.max(a, b.score), 0) }, 'prioritize');
+  return reply;
 }
 
 /**
@@ -129,14 +133,35 @@ export function handlePrioritize(ctx: ExtenderContext, args: ExtenderArgs): Host
  * without GPUs are scored by how little their CPU strands GPUs; GPU pods get a flat 0 (the main
  * entry scores them), so nothing is counted twice.
  */
-export function handlePrioritizeCpu(ctx: ExtenderContext, args: ExtenderArgs): HostPriority[] {
+export function handlePrioritizeCpu(ctx: ExtenderContext, args: ExtenderArgs): PrioritizeReply {
   const demand = ctx.state.demandOf(args.Pod);
   const names = namesOf(args);
   ctx.metrics.nodesEvaluated.inc({ verb: 'prioritize-cpu' }, names.length);
-  if (demand.managed || demand.errors.length > 0) return names.map((Host) => ({ Host, Score: 0 }));
-  const out = ctx.pipeline.rankCpu(demand, names, requestViews(ctx, args)).map((r) => ({ Host: r.host, Score: r.score }));
+  if (demand.managed || demand.errors.length > 0) return flatReply(ctx, args, names);
+  const views = requestViews(ctx, args);
+  const reply = rankedReply(ctx, names, views, ctx.pipeline.rankCpu(demand, names, views));
   ctx.logger.info({ verb: 'prioritize-cpu', pod: podLabel(demand), uid: demand.uid, candidates: names.length, cpuMilli: demand.cpuMilli }, 'prioritize-cpu');
-  return out;
+  return reply;
+}
+
+/** The ranked hosts' reply; the JSON literals of their names from the ledger's nodes (NodeNames requests: the list rank just resolved). */
+function rankedReply(ctx: ExtenderContext, names: readonly string[], views: NodeViews | undefined, ranked: readonly Ranked[]): PrioritizeReply {
+  const nodes = views ? null : ctx.state.ledger.lookup(names);
+  const reply = new PrioritizeReply();
+  for (let i = 0; i < ranked.length; i++) {
+    const r = ranked[i];
+    const node = nodes?.[i];
+    reply.add(r.host, r.score, node !== undefined && node.name === r.host ? node.jsonName : null);
+  }
+  return reply;
+}
+
+/** Every candidate scored 0 (pods the verb does not score). */
+function flatReply(ctx: ExtenderContext, args: ExtenderArgs, names: readonly string[]): PrioritizeReply {
+  const nodes = args.NodeNames ? ctx.state.ledger.lookup(names) : null;
+  const reply = new PrioritizeReply();
+  for (let i = 0; i < names.length; i++) reply.add(names[i], 0, nodes?.[i]?.jsonName ?? null);
+  return reply;
 }
 
 /** The assignment written onto the pod: GPUs in placement order, and what it holds per GPU. */

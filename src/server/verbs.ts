@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { readBody, HttpError, type BodyLimits } from './body.js';
 import { filterReply, handleBind, handlePreempt, handlePrioritize, handlePrioritizeCpu, type ExtenderContext } from './extender.js';
 import { FilterReply } from './filter-reply.js';
+import { PrioritizeReply } from './prioritize-reply.js';
 import type { Metrics } from './metrics.js';
 import { notInSyncReason, refuseBind, refuseFilter, refusePreempt, refusePrioritize, type SyncSource } from './sync-gate.js';
 import { decodeBindingArgs, decodeExtenderArgs, decodePreemptionArgs, WireError } from './wire.js';
@@ -87,8 +88,8 @@ export function verbHandler(opts: VerbOptions): (req: IncomingMessage, res: Serv
         logger.info({ verb: v.name, resources: sync.resources }, 'ledger not in sync: refusing');
         result = v.refuse(args, reason);
       }
-      // The filter reply writes its own JSON (./filter-reply.ts); every other reply is a plain value.
-      send(res, 200, result instanceof FilterReply ? result.json() : JSON.stringify(result));
+      // The filter and prioritize replies write their own JSON (./filter-reply.ts, ./prioritize-reply.ts); every other reply is a plain value.
+      send(res, 200, result instanceof FilterReply || result instanceof PrioritizeReply ? result.json() : JSON.stringify(result));
     } catch (err) {
       if (err instanceof HttpError) {
         metrics.badRequests.inc({ verb: v.name });

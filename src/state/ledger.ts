@@ -134,13 +134,22 @@ export function inventoryKey(inv: NodeInventory): string {
 /** Candidate lists remembered by Ledger.lookup (kube-scheduler sends the same few lists over and over). */
 const RECENT_LISTS = 4;
 
+interface RecentList {
+  /** The array asked about (identity: the same list again). */
+  source: readonly string[];
+  /** Its names, as they were (compared with a new list). */
+  names: readonly string[];
+  membership: number;
+  nodes: readonly (NodeLedger | undefined)[];
+}
+
 export class Ledger {
   private readonly byName = new Map<string, NodeLedger>();
   /** Nodes by name; only the ledger adds and removes them (see `membership`). */
   readonly nodes: ReadonlyMap<string, NodeLedger> = this.byName;
   /** Bumped whenever a node is added or removed (not when one changes): Ledger.lookup's validity. */
   private membership = 0;
-  private recent: { names: readonly string[]; membership: number; nodes: readonly (NodeLedger | undefined)[] }[] = [];
+  private recent: RecentList[] = [];
   readonly pods = new Map<string, PodAllocation>();
   /** Nodes known to exist but without NVIDIA GPUs (so filter can say "no GPU", not "unknown"). */
   readonly cpuNodes = new Set<string>();
@@ -160,24 +169,53 @@ export class Ledger {
    * and looking up thousands of them costs more than the fit answers themselves; kube-scheduler
    * sends the same candidate lists again and again, so the last few lists' answers are kept and
    * reused while no node has been added or removed — comparing a list with a remembered one costs
-   * a fraction of looking it up.
+   * a fraction of looking it up, and the very list asked about last (the same array: a verb
+   * resolving its request's names twice) costs nothing. A list is never changed after it was
+   * looked up (the verbs' request lists are not).
    */
   lookup(names: readonly string[]): readonly (NodeLedger | undefined)[] {
+    const e = this.find(names);
+    if (e) return e.nodes;
+    const nodes = new Array<NodeLedger | undefined>(names.length);
+    for (let i = 0; i < names.length; i++) nodes[i] = this.byName.get(names[i]);
+    this.keep({ source: names, names: [...names], membership: this.membership, nodes });
+    return nodes;
+  }
+
+  /**
+   * Remembers the sub-list `picked` (indexes, in order) of a list just looked up as a list of its
+   * own: filter's passing nodes, which kube-scheduler sends next, in that order, to prioritize.
+   * Made from the looked-up answers, never from a second source.
+   */
+  rememberPicked(names: readonly string[], picked: readonly number[]): void {
+    const e = this.find(names);
+    if (!e || picked.length === names.length) return;
+    const sub = new Array<string>(picked.length);
+    const nodes = new Array<NodeLedger | undefined>(picked.length);
+    for (let k = 0; k < picked.length; k++) {
+      sub[k] = e.names[picked[k]];
+      nodes[k] = e.nodes[picked[k]];
+    }
+    this.keep({ source: sub, names: sub, membership: this.membership, nodes });
+  }
+
+  private find(names: readonly string[]): RecentList | undefined {
     for (let r = 0; r < this.recent.length; r++) {
       const e = this.recent[r];
-      if (e.membership !== this.membership || !sameNames(e.names, names)) continue;
+      if (e.membership !== this.membership || (e.source !== names && !sameNames(e.names, names))) continue;
       if (r > 0) {
         this.recent.splice(r, 1);
         this.recent.unshift(e);
       }
-      return e.nodes;
+      return e;
     }
-    const nodes = new Array<NodeLedger | undefined>(names.length);
-    for (let i = 0; i < names.length; i++) nodes[i] = this.byName.get(names[i]);
-    this.recent = this.recent.filter((e) => e.membership === this.membership);
-    this.recent.unshift({ names: [...names], membership: this.membership, nodes });
+    return undefined;
+  }
+
+  private keep(e: RecentList): void {
+    this.recent = this.recent.filter((x) => x.membership === this.membership);
+    this.recent.unshift(e);
     if (this.recent.length > RECENT_LISTS) this.recent.length = RECENT_LISTS;
-    return nodes;
   }
 
   /**

@@ -123,6 +123,8 @@ const OPAQUE_CLIENTS = ['KubernetesObjectApi', 'makeApiClient(CustomObjectsApi',
  *    assigned from `makeApiClient(<ApiClass>)` (or typed as one); its class picks the rule, so
  *    CoreV1Api and EventsV1Api events are told apart. In a file that creates no client (a sample,
  *    or clients passed in), any receiver counts;
+ *  - plain requests `.send('POST', `/api/v1/namespaces/${ns}/pods/${name}/binding`, …)` (and
+ *    `.request(…)`): the verb from the HTTP method and the literal path; a non-literal path → unmapped;
  *  - string literals that are collection paths ('/api/v1/nodes', `/api/v1/namespaces/${ns}/pods`),
  *    as used with Watch.watch / makeInformer → list + watch;
  *  - other API path literals, generic clients, and methods of the client's API classes that the
@@ -165,7 +167,24 @@ export function scanSource(text: string, knownApiMethods: ReadonlySet<string> = 
       unmapped.push(`${name}() (add it to METHOD_RULES)`);
     }
   }
+  // Plain requests (src/kube/api-write.ts): `.send('POST', `/api/v1/…`)` — the verb from the HTTP
+  // method and the path, as the API server's request info computes it. The path must be a literal.
+  const written = new Set<number>();
+  for (const m of code.matchAll(/\.(?:send|request)\(\s*'([A-Z]+)'\s*,\s*(?:(['"`])(\/apis?\/[^'"`\s]*)\2)?/g)) {
+    const [, method, , raw] = m;
+    const path = raw?.replace(/\$\{[^}]*\}/g, '{x}');
+    const r = path ? resourceOfPath(path) : undefined;
+    const verb = path ? verbOfRequest(method, path) : undefined;
+    if (!r || !verb) {
+      unmapped.push(`${method} request without a literal API path (its permission cannot be derived)`);
+      continue;
+    }
+    written.add(m.index + m[0].indexOf(raw));
+    permissions.push({ apiGroup: r.apiGroup, resource: r.resource, verb });
+    calls.push(`${method} ${raw}`);
+  }
   for (const m of code.matchAll(/(['"`])(\/apis?\/[^'"`\s]*)\1/g)) {
+    if (written.has(m.index + 1)) continue;
     const path = m[2].replace(/\$\{[^}]*\}/g, '{x}');
     const r = resourceOfPath(path);
     if (!r) continue;
@@ -176,7 +195,9 @@ export function scanSource(text: string, knownApiMethods: ReadonlySet<string> = 
       unmapped.push(`raw API path ${m[2]} (verb unknown: map it by hand)`);
     }
   }
-  for (const c of OPAQUE_CLIENTS) if (code.includes(c)) unmapped.push(`${c} (generic client: permissions not derivable)`);
+  // The plain requests mapped above are not generic-client calls.
+  const rest = code.replace(/\.(?:send|request)\(\s*'[A-Z]+'\s*,\s*(['"`])\/apis?\//g, '');
+  for (const c of OPAQUE_CLIENTS) if (rest.includes(c)) unmapped.push(`${c} (generic client: permissions not derivable)`);
   return { permissions, calls, unmapped };
 }
 

@@ -78,6 +78,14 @@ describe('the scanner', () => {
     expect([...new Set(r.permissions.map(permissionKey))].sort()).toEqual(['core/nodes:list', 'core/nodes:watch', 'core/pods/binding:create', 'core/pods:list', 'core/pods:patch', 'core/pods:watch']);
   });
 
+  it('derives a plain request\'s permission from its HTTP method and literal path; a path it cannot read is reported', () => {
+    const r = scanSource('await this.writer.send(\'POST\', `/api/v1/namespaces/${ns}/pods/${name}/binding`, JSON.stringify(b), signal);\nawait w.request(\'DELETE\', `/api/v1/namespaces/${ns}/events`, undefined, s);');
+    expect(r.unmapped).toEqual([]);
+    expect(r.permissions.map(permissionKey)).toEqual(['core/pods/binding:create', 'core/events:deletecollection']);
+    const opaque = scanSource('await this.writer.send(\'POST\', path, body, signal);');
+    expect(opaque.unmapped).toEqual(['POST request without a literal API path (its permission cannot be derived)']);
+  });
+
   it('tells events of the two API groups apart by the client class the file uses', () => {
     const v1 = scanSource('const e = kc.makeApiClient(EventsV1Api); await e.createNamespacedEvent({ namespace, body });');
     expect(v1.permissions.map(permissionKey)).toEqual(['events.k8s.io/events:create']);

@@ -25,7 +25,7 @@ const dir = mkdtempSync(join(tmpdir(), 'gpu-ledger-keepalive-'));
 const p = (f: string) => join(dir, f);
 
 describe('kept-alive connections for binds', () => {
-  it('one pooled agent per TLS setting; other agents are left alone', () => {
+  it('one pooled agent per TLS setting, one for plain HTTP; proxy agents are left alone', () => {
     const pool = new KeepAlivePool();
     const a = pool.agentFor(new https.Agent({ ca: 'CA', cert: 'C1', key: 'K1' }));
     const b = pool.agentFor(new https.Agent({ ca: 'CA', cert: 'C1', key: 'K1' }));
@@ -33,8 +33,11 @@ describe('kept-alive connections for binds', () => {
     expect(a).toBe(b);
     expect(c).not.toBe(a);
     expect((a as https.Agent).options.keepAlive).toBe(true);
-    const plain = new http.Agent();
-    expect(pool.agentFor(plain)).toBe(plain);
+    const plain = pool.agentFor(new http.Agent()) as http.Agent;
+    expect(plain).toBeInstanceOf(http.Agent);
+    expect(plain).not.toBeInstanceOf(https.Agent);
+    expect((plain as unknown as { keepAlive: boolean }).keepAlive).toBe(true);
+    expect(pool.agentFor(new http.Agent())).toBe(plain);
     class ProxyAgent extends https.Agent {}
     const proxy = new ProxyAgent();
     expect(pool.agentFor(proxy)).toBe(proxy);

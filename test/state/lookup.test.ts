@@ -35,4 +35,28 @@ describe('Ledger.lookup', () => {
     l.setNode(node({ name: 'b', gpus: 2 }));
     expect(l.lookup(['a', 'b'])[1]?.inventory.gpus).toHaveLength(2);
   });
+
+  it('the same array again is answered without comparing; filter\'s passing sub-list is remembered from the looked-up answers', () => {
+    const l = new Ledger();
+    for (const n of ['a', 'b', 'c', 'd']) l.setNode(node({ name: n }));
+    const get = (n: string) => l.nodes.get(n);
+    const names = ['a', 'b', 'c', 'd'];
+    const first = l.lookup(names);
+    expect(l.lookup(names)).toBe(first);
+    // Filter passed b and d: prioritize's list (a new array, same names) resolves from that entry.
+    l.rememberPicked(names, [1, 3]);
+    const sub = l.lookup(['b', 'd']);
+    expect(sub).toEqual([get('b'), get('d')]);
+    expect(l.lookup(['b', 'd'])).toBe(sub);
+    // A picked list of a list never looked up is not remembered (nothing to take it from).
+    l.rememberPicked(['x', 'y'], [0]);
+    expect(l.lookup(['x'])).toEqual([undefined]);
+    // A node added or removed: the remembered lists are not used.
+    l.deleteNode('d');
+    expect(l.lookup(['b', 'd'])).toEqual([get('b'), undefined]);
+    l.rememberPicked(names, [3]);
+    l.setNode(node({ name: 'd' }));
+    expect(l.lookup(['d'])[0]).toBe(get('d'));
+  });
 });
+
