@@ -135,12 +135,36 @@ export function inventoryKey(inv: NodeInventory): string {
 const RECENT_LISTS = 4;
 
 interface RecentList {
-  /** The array asked about (identity: the same list again). */
-  source: readonly string[];
-  /** Its names, as they were (compared with a new list). */
+  /** The array asked about (identity: the same list again); a picked list's index array. */
+  source: readonly unknown[];
+  /** The names as they were (compared with a new list); of a picked list, its parent's. */
   names: readonly string[];
+  /** A picked list: its names are `names` at these indexes. */
+  picked: readonly number[] | null;
   membership: number;
-  nodes: readonly (NodeLedger | undefined)[];
+  /** The answers; a picked list's are made from its parent's (`from`) when first used. */
+  nodes: readonly (NodeLedger | undefined)[] | null;
+  from: readonly (NodeLedger | undefined)[] | null;
+}
+
+function sameList(e: RecentList, names: readonly string[]): boolean {
+  const picked = e.picked;
+  if (picked === null) return sameNames(e.names, names);
+  if (picked.length !== names.length) return false;
+  for (let k = 0; k < picked.length; k++) if (e.names[picked[k]] !== names[k]) return false;
+  return true;
+}
+
+function answersOf(e: RecentList): readonly (NodeLedger | undefined)[] {
+  if (e.nodes === null) {
+    const picked = e.picked!;
+    const from = e.from!;
+    const nodes = new Array<NodeLedger | undefined>(picked.length);
+    for (let k = 0; k < picked.length; k++) nodes[k] = from[picked[k]];
+    e.nodes = nodes;
+    e.from = null;
+  }
+  return e.nodes;
 }
 
 export class Ledger {
@@ -175,34 +199,31 @@ export class Ledger {
    */
   lookup(names: readonly string[]): readonly (NodeLedger | undefined)[] {
     const e = this.find(names);
-    if (e) return e.nodes;
+    if (e) return answersOf(e);
     const nodes = new Array<NodeLedger | undefined>(names.length);
     for (let i = 0; i < names.length; i++) nodes[i] = this.byName.get(names[i]);
-    this.keep({ source: names, names: [...names], membership: this.membership, nodes });
+    this.keep({ source: names, names: [...names], picked: null, membership: this.membership, nodes, from: null });
     return nodes;
   }
 
   /**
-   * Remembers the sub-list `picked` (indexes, in order) of a list just looked up as a list of its
-   * own: filter's passing nodes, which kube-scheduler sends next, in that order, to prioritize.
-   * Made from the looked-up answers, never from a second source.
+   * Remembers the sub-list `picked` (indexes, in order, never changed afterwards) of a list just
+   * looked up as a list of its own: filter's passing nodes, which kube-scheduler sends next, in
+   * that order, to prioritize. Made from the looked-up answers, never from a second source, and
+   * only when first asked for: filter allocates nothing for it.
    */
   rememberPicked(names: readonly string[], picked: readonly number[]): void {
     const e = this.find(names);
-    if (!e || picked.length === names.length) return;
-    const sub = new Array<string>(picked.length);
-    const nodes = new Array<NodeLedger | undefined>(picked.length);
-    for (let k = 0; k < picked.length; k++) {
-      sub[k] = e.names[picked[k]];
-      nodes[k] = e.nodes[picked[k]];
-    }
-    this.keep({ source: sub, names: sub, membership: this.membership, nodes });
+    if (!e || e.picked !== null || picked.length === names.length) return;
+    this.keep({ source: picked, names: e.names, picked, membership: this.membership, nodes: null, from: answersOf(e) });
   }
 
   private find(names: readonly string[]): RecentList | undefined {
     for (let r = 0; r < this.recent.length; r++) {
       const e = this.recent[r];
-      if (e.membership !== this.membership || (e.source !== names && !sameNames(e.names, names))) continue;
+      if (e.membership !== this.membership || (e.source !== names && !sameList(e, names))) continue;
+      // The same content: the newest array stands for it (the verb that asked resolves it again).
+      e.source = names;
       if (r > 0) {
         this.recent.splice(r, 1);
         this.recent.unshift(e);
