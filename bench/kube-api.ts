@@ -1,7 +1,7 @@
 // The scheduler benchmark's own view of the API server: the product's plain-request writer on
-// keep-alive connections with the admin kubeconfig's client certificate (creating 5,000 Nodes through a client that opens a
-// TLS connection per call would take minutes), a pods watch that timestamps every bind, and the
-// `control-plane` script of ../shared/k8s (README "End-to-end tests").
+// keep-alive connections with the admin kubeconfig's client certificate (creating 5,000 Nodes
+// through a client that opens a TLS connection per call would take minutes), a pods watch that
+// timestamps every bind, and the `control-plane` script of ../shared/k8s (README "End-to-end tests").
 
 import { execFile } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';

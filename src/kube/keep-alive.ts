@@ -30,26 +30,20 @@ export class KeepAlivePool {
 
   /** The kept-alive agent standing in for `fresh`, or `fresh` itself when it is neither a plain https.Agent nor a plain http.Agent. */
   agentFor(fresh: unknown): unknown {
-    if (fresh instanceof http.Agent && fresh.constructor === http.Agent) {
-      let agent = this.agents.get('http');
-      if (!agent) {
-        agent = new http.Agent({ keepAlive: true, maxSockets: this.maxSockets });
-        this.agents.set('http', agent);
-      }
-      fresh.destroy();
-      return agent;
-    }
-    if (!(fresh instanceof https.Agent) || fresh.constructor !== https.Agent) return fresh;
-    const key = settingKey(fresh.options);
+    const tls = fresh instanceof https.Agent && fresh.constructor === https.Agent;
+    if (!tls && !(fresh instanceof http.Agent && fresh.constructor === http.Agent)) return fresh;
+    const key = tls ? settingKey(fresh.options) : 'http';
     let agent = this.agents.get(key);
     if (!agent) {
       // Few settings ever exist (one per credential in use); never let a churn of them grow this.
       if (this.agents.size >= 8) this.close();
-      const o = fresh.options;
-      agent = new https.Agent({ keepAlive: true, maxSockets: this.maxSockets, ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase, rejectUnauthorized: o.rejectUnauthorized, servername: o.servername });
+      if (tls) {
+        const o = fresh.options;
+        agent = new https.Agent({ keepAlive: true, maxSockets: this.maxSockets, ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase, rejectUnauthorized: o.rejectUnauthorized, servername: o.servername });
+      } else agent = new http.Agent({ keepAlive: true, maxSockets: this.maxSockets });
       this.agents.set(key, agent);
     }
-    fresh.destroy();
+    (fresh as http.Agent).destroy();
     return agent;
   }
 

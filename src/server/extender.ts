@@ -121,9 +121,8 @@ export function handlePrioritize(ctx: ExtenderContext, args: ExtenderArgs): Prio
   const names = namesOf(args);
   ctx.metrics.nodesEvaluated.inc({ verb: 'prioritize' }, names.length);
   if (!demand.managed) return flatReply(ctx, args, names);
-  const views = requestViews(ctx, args);
-  const ranked = ctx.pipeline.rank(demand, names, views, demand.uid || undefined);
-  const reply = rankedReply(ctx, names, views, ranked);
+  const ranked = ctx.pipeline.rank(demand, names, requestViews(ctx, args), demand.uid || undefined);
+  const reply = rankedReply(ctx, args, names, ranked);
   ctx.logger.info({ verb: 'prioritize', pod: podLabel(demand), uid: demand.uid, candidates: names.length, best: ranked.reduce((a, b) => Math.max(a, b.score), 0) }, 'prioritize');
   return reply;
 }
@@ -138,30 +137,30 @@ export function handlePrioritizeCpu(ctx: ExtenderContext, args: ExtenderArgs): P
   const names = namesOf(args);
   ctx.metrics.nodesEvaluated.inc({ verb: 'prioritize-cpu' }, names.length);
   if (demand.managed || demand.errors.length > 0) return flatReply(ctx, args, names);
-  const views = requestViews(ctx, args);
-  const reply = rankedReply(ctx, names, views, ctx.pipeline.rankCpu(demand, names, views));
+  const reply = rankedReply(ctx, args, names, ctx.pipeline.rankCpu(demand, names, requestViews(ctx, args)));
   ctx.logger.info({ verb: 'prioritize-cpu', pod: podLabel(demand), uid: demand.uid, candidates: names.length, cpuMilli: demand.cpuMilli }, 'prioritize-cpu');
   return reply;
 }
 
-/** The ranked hosts' reply; the JSON literals of their names from the ledger's nodes (NodeNames requests: the list rank just resolved). */
-function rankedReply(ctx: ExtenderContext, names: readonly string[], views: NodeViews | undefined, ranked: readonly Ranked[]): PrioritizeReply {
-  const nodes = views ? null : ctx.state.ledger.lookup(names);
+/**
+ * The reply for the request's names, `scoreOf(i)` the i-th name's score; the names' JSON literals
+ * come from the ledger's nodes (NodeNames requests: the list the verb just resolved).
+ */
+function hostsReply(ctx: ExtenderContext, args: ExtenderArgs, names: readonly string[], scoreOf: (i: number) => number): PrioritizeReply {
+  const nodes = args.NodeNames ? ctx.state.ledger.lookup(names) : null;
   const reply = new PrioritizeReply();
-  for (let i = 0; i < ranked.length; i++) {
-    const r = ranked[i];
-    const node = nodes?.[i];
-    reply.add(r.host, r.score, node !== undefined && node.name === r.host ? node.jsonName : null);
-  }
+  for (let i = 0; i < names.length; i++) reply.add(names[i], scoreOf(i), nodes?.[i]?.jsonName ?? null);
   return reply;
+}
+
+/** The ranked rows (one per name, in request order: rankNodes, rankCpuPod) as the reply. */
+function rankedReply(ctx: ExtenderContext, args: ExtenderArgs, names: readonly string[], ranked: readonly Ranked[]): PrioritizeReply {
+  return hostsReply(ctx, args, names, (i) => ranked[i].score);
 }
 
 /** Every candidate scored 0 (pods the verb does not score). */
 function flatReply(ctx: ExtenderContext, args: ExtenderArgs, names: readonly string[]): PrioritizeReply {
-  const nodes = args.NodeNames ? ctx.state.ledger.lookup(names) : null;
-  const reply = new PrioritizeReply();
-  for (let i = 0; i < names.length; i++) reply.add(names[i], 0, nodes?.[i]?.jsonName ?? null);
-  return reply;
+  return hostsReply(ctx, args, names, () => 0);
 }
 
 /** The assignment written onto the pod: GPUs in placement order, and what it holds per GPU. */

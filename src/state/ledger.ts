@@ -135,8 +135,8 @@ export function inventoryKey(inv: NodeInventory): string {
 const RECENT_LISTS = 4;
 
 interface RecentList {
-  /** The array asked about (identity: the same list again); a picked list's index array. */
-  source: readonly unknown[];
+  /** The array last asked about (identity: the same list again); null for a picked list not asked about yet. */
+  source: readonly string[] | null;
   /** The names as they were (compared with a new list); of a picked list, its parent's. */
   names: readonly string[];
   /** A picked list: its names are `names` at these indexes. */
@@ -215,7 +215,7 @@ export class Ledger {
   rememberPicked(names: readonly string[], picked: readonly number[]): void {
     const e = this.find(names);
     if (!e || e.picked !== null || picked.length === names.length) return;
-    this.keep({ source: picked, names: e.names, picked, membership: this.membership, nodes: null, from: answersOf(e) });
+    this.keep({ source: null, names: e.names, picked, membership: this.membership, nodes: null, from: answersOf(e) });
   }
 
   private find(names: readonly string[]): RecentList | undefined {

@@ -170,6 +170,8 @@ export function scanSource(text: string, knownApiMethods: ReadonlySet<string> = 
   // Plain requests (src/kube/api-write.ts): `.send('POST', `/api/v1/…`)` — the verb from the HTTP
   // method and the path, as the API server's request info computes it. The path must be a literal.
   const written = new Set<number>();
+  // What is left once the mapped plain requests are taken out (for the generic-client check below).
+  let rest = code;
   for (const m of code.matchAll(/\.(?:send|request)\(\s*'([A-Z]+)'\s*,\s*(?:(['"`])(\/apis?\/[^'"`\s]*)\2)?/g)) {
     const [, method, , raw] = m;
     const path = raw?.replace(/\$\{[^}]*\}/g, '{x}');
@@ -180,6 +182,7 @@ export function scanSource(text: string, knownApiMethods: ReadonlySet<string> = 
       continue;
     }
     written.add(m.index + m[0].indexOf(raw));
+    rest = rest.replace(m[0], '');
     permissions.push({ apiGroup: r.apiGroup, resource: r.resource, verb });
     calls.push(`${method} ${raw}`);
   }
@@ -195,8 +198,6 @@ export function scanSource(text: string, knownApiMethods: ReadonlySet<string> = 
       unmapped.push(`raw API path ${m[2]} (verb unknown: map it by hand)`);
     }
   }
-  // The plain requests mapped above are not generic-client calls.
-  const rest = code.replace(/\.(?:send|request)\(\s*'[A-Z]+'\s*,\s*(['"`])\/apis?\//g, '');
   for (const c of OPAQUE_CLIENTS) if (rest.includes(c)) unmapped.push(`${c} (generic client: permissions not derivable)`);
   return { permissions, calls, unmapped };
 }
