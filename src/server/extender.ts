@@ -120,7 +120,7 @@ export function handlePrioritize(ctx: ExtenderContext, args: ExtenderArgs): Prio
   const demand = ctx.state.demandOf(args.Pod);
   const names = namesOf(args);
   ctx.metrics.nodesEvaluated.inc({ verb: 'prioritize' }, names.length);
-  if (!demand.managed) return flatReply(ctx, args, names);
+  if (!demand.managed) return flatReply();
   const ranked = ctx.pipeline.rank(demand, names, requestViews(ctx, args), demand.uid || undefined);
   const reply = rankedReply(ctx, args, names, ranked);
   ctx.logger.info({ verb: 'prioritize', pod: podLabel(demand), uid: demand.uid, candidates: names.length, best: ranked.reduce((a, b) => Math.max(a, b.score), 0) }, 'prioritize');
@@ -136,7 +136,7 @@ export function handlePrioritizeCpu(ctx: ExtenderContext, args: ExtenderArgs): P
   const demand = ctx.state.demandOf(args.Pod);
   const names = namesOf(args);
   ctx.metrics.nodesEvaluated.inc({ verb: 'prioritize-cpu' }, names.length);
-  if (demand.managed || demand.errors.length > 0) return flatReply(ctx, args, names);
+  if (demand.managed || demand.errors.length > 0) return flatReply();
   const reply = rankedReply(ctx, args, names, ctx.pipeline.rankCpu(demand, names, requestViews(ctx, args)));
   ctx.logger.info({ verb: 'prioritize-cpu', pod: podLabel(demand), uid: demand.uid, candidates: names.length, cpuMilli: demand.cpuMilli }, 'prioritize-cpu');
   return reply;
@@ -158,9 +158,9 @@ function rankedReply(ctx: ExtenderContext, args: ExtenderArgs, names: readonly s
   return hostsReply(ctx, args, names, (i) => ranked[i].score);
 }
 
-/** Every candidate scored 0 (pods the verb does not score). */
-function flatReply(ctx: ExtenderContext, args: ExtenderArgs, names: readonly string[]): PrioritizeReply {
-  return hostsReply(ctx, args, names, () => 0);
+/** Every candidate scored 0 (pods the verb does not score): the empty list, which kube-scheduler reads as that. */
+function flatReply(): PrioritizeReply {
+  return new PrioritizeReply();
 }
 
 /** The assignment written onto the pod: GPUs in placement order, and what it holds per GPU. */

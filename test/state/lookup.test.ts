@@ -1,5 +1,6 @@
 // Ledger.lookup answers candidate lists from the last few lists it saw; a node added, removed or
 // re-created in between must be seen at once.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Ledger } from '../../src/state/ledger.js';
 import { node } from '../helpers/make.js';
@@ -58,5 +59,48 @@ describe('Ledger.lookup', () => {
     l.setNode(node({ name: 'd' }));
     expect(l.lookup(['d'])[0]).toBe(get('d'));
   });
-});
 
+  it('answers every list as the name Map would, whatever the order, repeats, unknown names and membership changes between lists', () => {
+    const pool = Array.from({ length: 24 }, (_, i) => `n-${i}`);
+    // A step: a list (indexes into the pool, read as fresh strings) or a node added or removed.
+    const step = fc.oneof(
+      { weight: 4, arbitrary: fc.array(fc.nat({ max: pool.length - 1 }), { maxLength: 40 }).map((list) => ({ list })) },
+      { weight: 1, arbitrary: fc.record({ add: fc.nat({ max: pool.length - 1 }) }) },
+      { weight: 1, arbitrary: fc.record({ remove: fc.nat({ max: pool.length - 1 }) }) },
+      // The last list's halves merged in another interleaving (kube-scheduler's parallel filter).
+      { weight: 3, arbitrary: fc.array(fc.boolean(), { maxLength: 40 }).map((shuffle) => ({ shuffle })) },
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 30 }), (steps) => {
+        const l = new Ledger();
+        for (let i = 0; i < pool.length; i += 2) l.setNode(node({ name: pool[i] }));
+        let last: string[] = [];
+        for (const st of steps) {
+          if ('add' in st) l.setNode(node({ name: pool[st.add] }));
+          else if ('remove' in st) l.deleteNode(pool[st.remove]);
+          else {
+            let list: string[];
+            if ('list' in st) list = st.list.map((i) => pool[i]);
+            else {
+              // Two runs (the last list's halves) merged in the order the booleans say.
+              const a = last.slice(0, last.length >> 1);
+              const b = last.slice(last.length >> 1);
+              list = [];
+              for (const takeA of st.shuffle) {
+                const from = takeA ? a : b;
+                if (from.length > 0) list.push(from.shift()!);
+              }
+              list.push(...a, ...b);
+            }
+            const fresh = list.map((n) => `${n.slice(0, 2)}${n.slice(2)}`);
+            const got = l.lookup(fresh);
+            expect(got).toHaveLength(fresh.length);
+            // The very node (a re-created node is another object with equal fields).
+            for (let i = 0; i < fresh.length; i++) expect(got[i], fresh[i]).toBe(l.nodes.get(fresh[i]));
+            last = list;
+          }
+        }
+      }),
+    );
+  });
+});
