@@ -2,7 +2,8 @@
 // its initial list, or after a LIST failed, a watch broke or went silent, until the next LIST is
 // applied — gpu-ledger places nothing. A ledger missing running pods would pass overcommitted nodes
 // (and bind onto them), so filter answers with an Error carrying one stable reason, prioritize
-// scores 0, bind and preempt refuse. The rule code never runs on such a ledger; this file is the
+// scores every candidate 0 (the empty list: kube-scheduler reads a host a reply leaves out as 0),
+// bind and preempt refuse. The rule code never runs on such a ledger; this file is the
 // whole gate. An Error rather than every node in FailedAndUnresolvableNodes: kube-scheduler retries a
 // pod whose filter call failed with its short backoff (1 s, 2 s, …), while an "unresolvable" verdict
 // parks it in the unschedulable pool until a cluster event or the pool's timeout (5 min by default)
@@ -45,10 +46,6 @@ export function notInSyncReason(report: SyncReport): string {
   return `gpu-ledger: ledger not in sync with the API server (${parts.join(', ') || 'not ready'}); retrying`;
 }
 
-function candidateNames(args: ExtenderArgs): string[] {
-  return args.NodeNames ?? (args.Nodes?.items ?? []).map((n) => String((n.metadata as { name: string }).name));
-}
-
 export function refuseFilter(args: ExtenderArgs, reason: string): ExtenderFilterResult {
   return {
     Nodes: args.NodeNames ? null : { metadata: {}, items: [] },
@@ -59,8 +56,8 @@ export function refuseFilter(args: ExtenderArgs, reason: string): ExtenderFilter
   };
 }
 
-export function refusePrioritize(args: ExtenderArgs): HostPriority[] {
-  return candidateNames(args).map((Host) => ({ Host, Score: 0 }));
+export function refusePrioritize(): HostPriority[] {
+  return [];
 }
 
 export function refuseBind(reason: string): { Error: string } {
