@@ -26,6 +26,7 @@ import { PREFIX } from '../src/model/types.js';
 import { Pipeline } from '../src/prioritize/pipeline.js';
 import { ClusterState } from '../src/state/cluster-state.js';
 import { startLedger, verbMeans } from './processes.js';
+import { tuneGarbageCollector } from '../src/cli/gc-tuning.js';
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repo = resolve(here, '..', '..');
@@ -239,6 +240,8 @@ export interface CycleReport {
 }
 
 export async function benchCycles(traceDir: string, nodeCount: number, cycleCount: number, seed = 7): Promise<CycleReport | null> {
+  // The server's garbage-collector setting (src/cli/gc-tuning.ts): this process runs what serve runs.
+  tuneGarbageCollector();
   const nodesFile = join(traceDir, 'openb_node_list_gpu_node.csv');
   const podsFile = join(traceDir, 'openb_pod_list_default.csv');
   if (!existsSync(nodesFile) || !existsSync(podsFile)) return null;

@@ -13,6 +13,7 @@ import { defaultConfig } from '../src/model/config-types.js';
 import { Pipeline } from '../src/prioritize/pipeline.js';
 import { ClusterState } from '../src/state/cluster-state.js';
 import { generateCluster, probePod } from './cluster-gen.js';
+import { tuneGarbageCollector } from '../src/cli/gc-tuning.js';
 
 export interface InProcessRow {
   nodes: number;
@@ -35,6 +36,8 @@ export function loadState(nodes: number, podsPerNode: number): { state: ClusterS
 }
 
 export async function benchInProcess(sizes: readonly number[], options: { timeMs: number; podsPerNode: number }): Promise<InProcessRow[]> {
+  // The server's garbage-collector setting (src/cli/gc-tuning.ts): this process runs what serve runs.
+  tuneGarbageCollector();
   const rows: InProcessRow[] = [];
   for (const n of sizes) {
     const { state, names, pods } = loadState(n, options.podsPerNode);

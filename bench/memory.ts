@@ -17,6 +17,7 @@ import { loadSnapshotFiles, loadSnapshotInto } from '../src/cli/snapshot-files.j
 import { defaultConfig } from '../src/model/config-types.js';
 import { ClusterState } from '../src/state/cluster-state.js';
 import { generateCluster } from './cluster-gen.js';
+import { tuneGarbageCollector } from '../src/cli/gc-tuning.js';
 
 export interface MemoryRow {
   mode: 'stream' | 'whole';
@@ -41,6 +42,8 @@ const mb = (bytes: number) => bytes / 2 ** 20;
 const SETTLE_MS = 15_000;
 
 async function load(file: string, mode: 'stream' | 'whole'): Promise<MemoryRow> {
+  // The server's garbage-collector setting (src/cli/gc-tuning.ts): this process runs what serve runs.
+  tuneGarbageCollector();
   global.gc?.();
   const t0 = performance.now();
   const state = new ClusterState({ config: defaultConfig() });

@@ -21,6 +21,7 @@ import { SNAPSHOT_SYNC, type SyncSource } from '../server/sync-gate.js';
 import { ClusterState } from '../state/cluster-state.js';
 import type { Binder, BindRequest } from '../state/sink.js';
 import { SERVE_FLAGS } from './flags.js';
+import { tuneGarbageCollector } from './gc-tuning.js';
 import { loadSnapshotInto } from './snapshot-files.js';
 import { createLogger, type LogFormat } from './pretty-log.js';
 import { UsageError } from './usage-error.js';
@@ -397,7 +398,10 @@ export async function runServe(argv: string[]): Promise<number> {
     process.stdout.write(SERVE_USAGE);
     return 0;
   }
+  // Before anything is loaded (./gc-tuning.ts says why).
+  const pretenuring = tuneGarbageCollector();
   const logger = createLogger(opts.logLevel, opts.logFormat);
+  logger.debug({ allocationSitePretenuring: pretenuring }, 'garbage collector');
   const running = await startServer(opts, logger);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

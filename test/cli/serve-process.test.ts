@@ -23,7 +23,12 @@ afterEach(() => {
 });
 
 async function serve(...args: string[]): Promise<Serving> {
-  const child = spawn(process.execPath, ['bin/gpu-ledger.js', 'serve', '--snapshot', 'test/fixtures/rig-cluster.yaml', '--port', '0', '--status-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return serveWith([], args);
+}
+
+/** serve with Node.js flags before the script. */
+async function serveWith(nodeFlags: string[], args: string[]): Promise<Serving> {
+  const child = spawn(process.execPath, [...nodeFlags, 'bin/gpu-ledger.js', 'serve', '--snapshot', 'test/fixtures/rig-cluster.yaml', '--port', '0', '--status-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let log = '';
   const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: Date.now() })));
@@ -53,6 +58,20 @@ async function keepAliveGet(url: string, agent: http.Agent): Promise<{ status: n
 const closed = (s: net.Socket) => new Promise<number>((resolve) => (s.destroyed ? resolve(Date.now()) : s.once('close', () => resolve(Date.now()))));
 
 describe.skipIf(!BUILT)('serve as a process', () => {
+  it("turns V8's allocation-site pretenuring off (src/cli/gc-tuning.ts), unless the node command line sets it", async () => {
+    const line = (log: string) => log.split('\n').find((l) => l.includes('"msg":"garbage collector"'));
+    const tuned = await serveWith([], ['--log-level', 'debug']);
+    expect(JSON.parse(line(tuned.log())!).allocationSitePretenuring).toBe(false);
+    tuned.child.kill('SIGTERM');
+    await tuned.exited;
+    for (const [flag, on] of [['--allocation-site-pretenuring', true], ['--allocation_site_pretenuring', true], ['--no-allocation-site-pretenuring', false]] as const) {
+      const kept = await serveWith([flag], ['--log-level', 'debug']);
+      expect(JSON.parse(line(kept.log())!).allocationSitePretenuring, flag).toBe(on);
+      kept.child.kill('SIGTERM');
+      await kept.exited;
+    }
+  });
+
   it('logs both URLs; the verbs on the extender port, health/readiness/metrics on the status port', async () => {
     const s = await serve();
     expect((await fetch(`${s.statusUrl}/readyz`)).status).toBe(200);
