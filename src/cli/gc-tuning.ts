@@ -3,15 +3,16 @@
 // what the server runs.
 //
 // V8's allocation-site pretenuring allocates the objects of a code site directly in the old
-// generation once most of them have been seen to survive a minor GC. gpu-ledger's fit path makes
-// the same kinds of objects (takes, answers, reasons) both for the long-lived ledger at load and
-// for one request's short-lived answers, so whether a site is judged long-lived depends on timing
-// during the load: in about half of the processes (6 of 14 in one measurement) the sites were
-// tenured, every later request's answers went to the old generation pointing at young objects,
-// and each minor GC then copied and promoted ~6 MB (2.1–3.0 s of scavenges over a stream of 1,300
-// never-seen shapes at 5,000 nodes, against ~0.5 s; the never-seen shape 1,700–2,400 ns per node
-// against 1,700–1,750 with it off). With pretenuring off every process ran in the fast mode (14 of
-// 14), the known-shape path and the 15,000-node load (time, peak and steady memory) unchanged.
+// generation once most of them have been seen to survive a minor GC. With it on, about half of the
+// processes (6 of 14 in one measurement, the same build and input) ran a stream of never-seen pod
+// shapes with each minor GC copying and promoting ~6 MB: 2.1–3.0 s of scavenges over 1,300 filters
+// at 5,000 nodes instead of ~0.5 s, the old generation growing to ~350 MB between full GCs. The
+// likeliest reading: the fit path makes the same kinds of objects for the long-lived ledger at
+// load and for a request's short-lived answers, so when V8 judges a site long-lived during the
+// load, later answers land in the old generation pointing at young objects. With it off, 14 of 14
+// processes ran in the fast mode; the never-seen shape's filter 706–1,534 ns per node (median 955)
+// against 1,416–2,388 (median 1,900) in five processes each, the known-shape path and the
+// 15,000-node load (time, peak and steady memory) unchanged.
 
 import v8 from 'node:v8';
 
