@@ -24,6 +24,13 @@ export function demoNode(name: string): V1Node {
   return strip(node) as V1Node;
 }
 
+/** A node of examples/demo-cluster.yaml under another name (its hostname label too). */
+export function demoNodeAs(template: string, name: string): V1Node {
+  const n = demoNode(template);
+  n.metadata = { ...n.metadata, name, labels: { ...n.metadata!.labels, 'kubernetes.io/hostname': name } };
+  return n;
+}
+
 /** A pod of examples/pods/<file> in `namespace`, renamed; uid and resourceVersion removed. */
 export function examplePod(file: string, namespace: string, name?: string): V1Pod {
   const pod = strip(yaml.load(readFileSync(join(REPO, 'examples/pods', file), 'utf8')) as Obj) as V1Pod;

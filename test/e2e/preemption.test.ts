@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { PatchStrategy, PolicyV1Api, RbacAuthorizationV1Api, SchedulingV1Api, setHeaderOptions, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { expect, it } from 'vitest';
 import { binary, controlPlane, REPO, type E2eEnv } from './control-plane.js';
-import { demoNode, mpsPod, statusOf, type Cluster } from './kube.js';
+import { demoNodeAs, mpsPod, statusOf, type Cluster } from './kube.js';
 import { gauge, pods as ledgerPods } from './ledger-view.js';
 import { describeE2e, scenario, type Scenario } from './scenario.js';
 import type { SchedulerOptions } from './scheduler.js';
@@ -70,11 +70,7 @@ function gpuPod(s: Scenario, name: string, priorityClassName: string, mem: numbe
 }
 
 /** The demo cluster's GB10 (128 GiB, MPS ×10) under another name. */
-function gb10(name: string): V1Node {
-  const n = demoNode('spark-01');
-  n.metadata = { ...n.metadata, name, labels: { ...n.metadata!.labels, 'kubernetes.io/hostname': name } };
-  return n;
-}
+const gb10 = (name: string): V1Node => demoNodeAs('spark-01', name);
 
 function preemptionScenario(prefix: string, nodes: string[], settings: { cooldownMs?: number } = {}, scheduler: SchedulerOptions = {}): Scenario {
   return scenario(

@@ -6,20 +6,14 @@
 // (prioritize errors are ignored) and pick among twelve tied nodes at random.
 
 import { expect, it } from 'vitest';
-import { demoNode, mpsPod } from './kube.js';
+import { demoNodeAs, mpsPod } from './kube.js';
 import { describeE2e, scenario } from './scenario.js';
 
 const NAMES = Array.from({ length: 12 }, (_, i) => `spark-${String.fromCharCode(97 + i)}`);
 
-function spark(name: string) {
-  const n = demoNode('spark-01');
-  n.metadata!.name = name;
-  n.metadata!.labels = { ...n.metadata!.labels, 'kubernetes.io/hostname': name };
-  return n;
-}
 
 describeE2e('prioritize scores through the real kube-scheduler', () => {
-  const s = scenario('scores', () => NAMES.map(spark));
+  const s = scenario('scores', () => NAMES.map((n) => demoNodeAs('spark-01', n)));
 
   it('the reply lists only the hosts scoring above 0, and each pod goes to the one it scores 10', async () => {
     for (const name of ['first', 'second', 'third']) {
