@@ -62,30 +62,24 @@ export function filterReply(ctx: ExtenderContext, args: ExtenderArgs): FilterRep
   const names = namesOf(args);
   ctx.metrics.nodesEvaluated.inc({ verb: 'filter' }, names.length);
   const outcome = demand.managed ? ctx.pipeline.filter(demand, names, requestViews(ctx, args), demand.uid) : null;
-  const passed = outcome ? outcome.passed : names;
   let reply: FilterReply;
-  if (args.NodeNames) reply = new FilterReply(passed, null, outcome ? outcome.passedJson : null);
-  else if (!outcome) reply = new FilterReply(null, args.Nodes?.items ?? []);
+  if (!outcome) reply = args.NodeNames ? FilterReply.all(names, null) : FilterReply.all(null, args.Nodes?.items ?? []);
+  else if (args.NodeNames) reply = FilterReply.of(outcome, reasonText);
   else {
-    const keep = new Set(passed);
-    reply = new FilterReply(null, (args.Nodes?.items ?? []).filter((n) => keep.has(String((n.metadata as { name: string }).name))));
+    const keep = new Set(outcome.passed);
+    reply = FilterReply.of(outcome, reasonText, (args.Nodes?.items ?? []).filter((n) => keep.has(String((n.metadata as { name: string }).name))));
   }
-  const failed = outcome ? outcome.failedNames.length : 0;
+  const passed = outcome ? outcome.passedCount : names.length;
+  const failed = outcome ? outcome.failedCount : 0;
   if (outcome && failed > 0) {
     const byCode = new Map<string, number>();
-    for (let i = 0; i < failed; i++) {
-      const r = outcome.failedReasons[i][0];
-      byCode.set(r.code, (byCode.get(r.code) ?? 0) + 1);
-      // Always unresolvable for kube-scheduler: its preemption dry run cannot see GPU shares and would
-      // find no victim (`expected at least one victim pod`). gpu-ledger preempts for them itself (--preemption).
-      reply.fail(outcome.failedNames[i], reasonText(r), false, outcome.failedJson[i]);
-    }
+    outcome.forEachFailed((_name, reasons) => byCode.set(reasons[0].code, (byCode.get(reasons[0].code) ?? 0) + 1));
     for (const [reason, n] of byCode) ctx.metrics.rejections.inc({ reason }, n);
   }
-  ctx.metrics.filterResults.inc({ result: 'passed' }, passed.length);
+  ctx.metrics.filterResults.inc({ result: 'passed' }, passed);
   ctx.metrics.filterResults.inc({ result: 'failed' }, failed);
   // Refused everywhere: gpu-ledger's own preemption may start (never waiting on the API here).
-  if (ctx.preemptor && outcome && passed.length === 0 && failed > 0) {
+  if (ctx.preemptor && outcome && passed === 0 && failed > 0) {
     try {
       const preempting = ctx.preemptor.onRefused(demand, outcome.failed);
       if (preempting) reply.error = preempting;
@@ -97,7 +91,8 @@ export function filterReply(ctx: ExtenderContext, args: ExtenderArgs): FilterRep
   if (outcome && ctx.logger.isLevelEnabled('debug') && failed > 0) {
     ctx.logger.debug({ pod: podLabel(demand), uid: demand.uid, reasons: Object.fromEntries([...outcome.failed].map(([n, rs]) => [n, rs.map(detailText)])) }, 'filter reasons');
   }
-  ctx.logger.info({ verb: 'filter', pod: podLabel(demand), uid: demand.uid, managed: demand.managed, candidates: names.length, passed: passed.length, failed, ...(reply.error ? { error: reply.error } : {}) }, 'filter');
+  // Built only when logged: the filter runs once per pod and cycle.
+  if (ctx.logger.isLevelEnabled('info')) ctx.logger.info({ verb: 'filter', pod: podLabel(demand), uid: demand.uid, managed: demand.managed, candidates: names.length, passed, failed, ...(reply.error ? { error: reply.error } : {}) }, 'filter');
   return reply;
 }
 
@@ -123,7 +118,8 @@ export function handlePrioritize(ctx: ExtenderContext, args: ExtenderArgs): Prio
   if (!demand.managed) return flatReply();
   const ranked = ctx.pipeline.rank(demand, names, requestViews(ctx, args), demand.uid || undefined);
   const reply = rankedReply(ctx, args, names, ranked);
-  ctx.logger.info({ verb: 'prioritize', pod: podLabel(demand), uid: demand.uid, candidates: names.length, best: ranked.reduce((a, b) => Math.max(a, b.score), 0) }, 'prioritize');
+  // Built only when logged (the best score is a pass over every candidate), as filter's line.
+  if (ctx.logger.isLevelEnabled('info')) ctx.logger.info({ verb: 'prioritize', pod: podLabel(demand), uid: demand.uid, candidates: names.length, best: ranked.reduce((a, b) => Math.max(a, b.score), 0) }, 'prioritize');
   return reply;
 }
 
@@ -138,7 +134,7 @@ export function handlePrioritizeCpu(ctx: ExtenderContext, args: ExtenderArgs): P
   ctx.metrics.nodesEvaluated.inc({ verb: 'prioritize-cpu' }, names.length);
   if (demand.managed || demand.errors.length > 0) return flatReply();
   const reply = rankedReply(ctx, args, names, ctx.pipeline.rankCpu(demand, names, requestViews(ctx, args)));
-  ctx.logger.info({ verb: 'prioritize-cpu', pod: podLabel(demand), uid: demand.uid, candidates: names.length, cpuMilli: demand.cpuMilli }, 'prioritize-cpu');
+  if (ctx.logger.isLevelEnabled('info')) ctx.logger.info({ verb: 'prioritize-cpu', pod: podLabel(demand), uid: demand.uid, candidates: names.length, cpuMilli: demand.cpuMilli }, 'prioritize-cpu');
   return reply;
 }
 

@@ -5,6 +5,8 @@
 // literal (made once, when the node entered the ledger), and the reason texts' JSON, memoised
 // (the texts are few and stable). Names the ledger does not know are escaped per request.
 
+import { slots, type FilterOutcome } from '../filter/filter-nodes.js';
+import type { Reason } from '../model/types.js';
 import type { ExtenderFilterResult } from './wire.js';
 
 /** JSON string literals of reason texts (a bounded memo: there are few distinct texts). */
@@ -25,30 +27,28 @@ function quoteName(name: string, known: string | null): string {
 }
 
 export class FilterReply {
-  /** Pieces of the two failed-node objects, in order: `"name"`, `:`, `"text"`, `,` … (joined once). */
-  private readonly failed: string[] = [];
-  private readonly unresolvable: string[] = [];
   /** The reply's Error: set when gpu-ledger's own preemption started for the pod (kube-scheduler shows it). */
   error = '';
 
-  /**
-   * `names`: the nodes that fit (NodeNames requests), with `quotedNames` their JSON literals when
-   * known; `nodes`: the Node objects that fit (full-Node requests). Exactly one of them is set.
-   */
-  constructor(
+  private constructor(
     private readonly names: readonly string[] | null,
     private readonly nodes: readonly unknown[] | null,
-    private readonly quotedNames: readonly string[] | null = null,
+    private readonly outcome: FilterOutcome | null,
+    private readonly textOf: ((r: Reason) => string) | null,
   ) {}
 
+  /** Every candidate passes (a pod gpu-ledger does not manage): a NodeNames request's `names`, or a full-Node request's `nodes`. */
+  static all(names: readonly string[] | null, nodes: readonly unknown[] | null): FilterReply {
+    return new FilterReply(names, nodes, null, null);
+  }
+
   /**
-   * A node that does not fit: FailedNodes when preemption could help it (`resolvable`), else
-   * FailedAndUnresolvableNodes. `quoted`: the name's JSON literal, when known.
+   * The reply to a filter whose outcome is `outcome`: for a NodeNames request (`nodes` null) its
+   * passing names, for a full-Node request `nodes` (the items that passed); every failed node in
+   * FailedAndUnresolvableNodes, with the text of its first reason. Read when json() writes the reply.
    */
-  fail(name: string, text: string, resolvable: boolean, quoted: string | null = null): void {
-    const out = resolvable ? this.failed : this.unresolvable;
-    if (out.length > 0) out.push(',');
-    out.push(quoteName(name, quoted), ':', quoteText(text));
+  static of(outcome: FilterOutcome, textOf: (r: Reason) => string, nodes: readonly unknown[] | null = null): FilterReply {
+    return new FilterReply(null, nodes, outcome, textOf);
   }
 
   /**
@@ -62,19 +62,48 @@ export class FilterReply {
   /**
    * The JSON text kube-scheduler receives: what JSON.stringify of the wire object says, with the failed
    * nodes in request order (a name the request repeats is repeated, with the same text). One
-   * join of ready-made pieces: the result is one flat string, so measuring and encoding it for
-   * the socket are single copies.
+   * join of ready-made pieces, in one array sized for them: the result is one flat string, so
+   * measuring and encoding it for the socket are single copies.
    */
   json(): string {
-    const parts: string[] = ['{"Nodes":'];
-    if (this.nodes) parts.push('{"metadata":{},"items":', JSON.stringify(this.nodes), '}');
-    else parts.push('null');
-    parts.push(',"NodeNames":');
-    if (!this.names) parts.push('null');
-    else if (this.quotedNames) parts.push('[', this.quotedNames.join(','), ']');
-    else parts.push(JSON.stringify(this.names));
-    // Joined apart: spreading tens of thousands of pieces as arguments would overflow the stack.
-    parts.push(',"FailedNodes":{', this.failed.join(''), '},"FailedAndUnresolvableNodes":{', this.unresolvable.join(''), '},"Error":', JSON.stringify(this.error), '}');
+    const o = this.outcome;
+    const textOf = this.textOf;
+    const size = 12 + (o ? 2 * o.passedCount + 4 * o.failedCount : 0);
+    const parts = slots<string>(size);
+    let k = 0;
+    parts[k++] = '{"Nodes":';
+    if (this.nodes) {
+      parts[k++] = '{"metadata":{},"items":';
+      parts[k++] = JSON.stringify(this.nodes);
+      parts[k++] = '}';
+    } else parts[k++] = 'null';
+    parts[k++] = ',"NodeNames":';
+    if (this.nodes) parts[k++] = 'null';
+    else if (o) {
+      parts[k++] = '[';
+      for (let i = 0; i < o.passedCount; i++) {
+        if (i > 0) parts[k++] = ',';
+        parts[k++] = o.passedLiteral(i);
+      }
+      parts[k++] = ']';
+    } else parts[k++] = JSON.stringify(this.names);
+    // Always unresolvable for kube-scheduler: its preemption dry run cannot see GPU shares and would
+    // find no victim (`expected at least one victim pod`). gpu-ledger preempts for them itself (--preemption).
+    parts[k++] = ',"FailedNodes":{},"FailedAndUnresolvableNodes":{';
+    if (o && textOf) {
+      let first = true;
+      o.forEachFailed((name, reasons, literal) => {
+        if (!first) parts[k++] = ',';
+        first = false;
+        parts[k++] = quoteName(name, literal);
+        parts[k++] = ':';
+        parts[k++] = quoteText(textOf(reasons[0]));
+      });
+    }
+    parts[k++] = '},"Error":';
+    parts[k++] = JSON.stringify(this.error);
+    parts[k++] = '}';
+    parts.length = k;
     return parts.join('');
   }
 }

@@ -140,7 +140,7 @@ interface RecentList {
   /** The names as they were (compared with a new list); of a picked list, its parent's. */
   names: readonly string[];
   /** A picked list: its names are `names` at these indexes. */
-  picked: readonly number[] | null;
+  picked: ArrayLike<number> | null;
   membership: number;
   /** The answers; a picked list's are made from its parent's (`from`) when first used. */
   nodes: readonly (NodeLedger | undefined)[] | null;
@@ -212,7 +212,7 @@ export class Ledger {
    * that order, to prioritize. Made from the looked-up answers, never from a second source, and
    * only when first asked for: filter allocates nothing for it.
    */
-  rememberPicked(names: readonly string[], picked: readonly number[]): void {
+  rememberPicked(names: readonly string[], picked: ArrayLike<number>): void {
     const e = this.find(names);
     if (!e || e.picked !== null || picked.length === names.length) return;
     this.keep({ source: null, names: e.names, picked, membership: this.membership, nodes: null, from: answersOf(e) });

@@ -88,6 +88,8 @@ describe('bad input', () => {
     expect(await check('prioritize', '')).toBe(400);
     expect(await check('filter', deep(10_000))).toBe(400);
     expect(await check('filter', JSON.stringify({ Pod: JSON.parse(deep(200)).Pod, NodeNames: ['a'] }))).toBe(400);
+    // Nesting under an own "__proto__" key (JSON.parse makes one; a plain x["__proto__"] reads the prototype instead).
+    expect(await check('filter', `{"Pod":{"spec":{"__proto__":${'{"a":'.repeat(200)}1${'}'.repeat(200)}}},"NodeNames":["a"]}`)).toBe(400);
     expect(await check('filter', JSON.stringify({ ...good, NodeNames: Array.from({ length: 200_000 }, (_, i) => `node-${i}`) }))).toBe(413);
     const polluted = await post(`${s.url}/filter`, '{"__proto__":{"admin":true},"Pod":{"metadata":{"uid":"p"}},"NodeNames":["spark-01"]}', true);
     expect(polluted.status).toBe(200);

@@ -2,7 +2,10 @@
 // for any names (quotes, backslashes, control characters, non-ASCII, lone surrogates) and texts.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { FilterOutcome } from '../../src/filter/filter-nodes.js';
+import type { Reason } from '../../src/model/types.js';
 import { FilterReply } from '../../src/server/filter-reply.js';
+import type { NodeLedger } from '../../src/state/ledger.js';
 
 const nameArb = fc.oneof(
   fc.stringMatching(/^[a-z0-9][a-z0-9.-]{0,30}$/),
@@ -11,32 +14,51 @@ const nameArb = fc.oneof(
 );
 
 describe('filter reply JSON', () => {
-  it('parses to the wire object, whatever the names and texts', () => {
+  it('every candidate passing (a pod gpu-ledger does not manage) parses to the wire object, whatever the names', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(nameArb, { maxLength: 40 }), fc.boolean(), (names, full) => {
+        const nodes = full ? names.map((n) => ({ metadata: { name: n } })) : null;
+        const reply = FilterReply.all(full ? null : names, nodes);
+        const wire = { Nodes: nodes ? { metadata: {}, items: nodes } : null, NodeNames: full ? null : names, FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: '' };
+        expect(reply.json()).toBe(JSON.stringify(wire));
+        expect(reply.toWire()).toEqual(wire);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("a filter outcome's reply says what the wire object built from it says, in request order", () => {
     fc.assert(
       fc.property(
-        fc.uniqueArray(nameArb, { maxLength: 40 }),
-        fc.array(fc.tuple(fc.string({ unit: 'binary', maxLength: 30 }), fc.boolean()), { maxLength: 40 }),
+        fc.uniqueArray(nameArb, { maxLength: 60 }),
+        fc.array(fc.tuple(fc.constantFrom('pass', 'fail-known', 'fail-unknown'), fc.string({ unit: 'binary', maxLength: 20 })), { minLength: 60, maxLength: 60 }),
         fc.boolean(),
-        fc.boolean(),
-        (names, texts, full, quoted) => {
-          // Integer-like keys are ordered first by JS objects; __proto__ is not an own key there.
-          const plain = names.filter((n) => !/^\d+$/.test(n) && n !== '__proto__');
-          const passed = plain.slice(0, Math.floor(plain.length / 2));
-          const failing = plain.slice(passed.length);
-          // `quoted`: the names' JSON literals come with them (nodes the ledger knows), else they are escaped here.
-          const nodes = full ? passed.map((n) => ({ metadata: { name: n } })) : null;
-          const reply = new FilterReply(full ? null : passed, nodes, quoted ? passed.map((n) => JSON.stringify(n)) : null);
-          // The wire object built the generic way, from the same inputs: what the reply must say.
-          const FailedNodes: Record<string, string> = {};
-          const FailedAndUnresolvableNodes: Record<string, string> = {};
-          failing.forEach((n, i) => {
-            const [text, resolvable] = texts[i % Math.max(1, texts.length)] ?? ['reason', false];
-            reply.fail(n, text, resolvable, quoted && i % 2 === 0 ? JSON.stringify(n) : null);
-            (resolvable ? FailedNodes : FailedAndUnresolvableNodes)[n] = text;
+        (raw, verdicts, full) => {
+          const names = raw.filter((n) => !/^\d+$/.test(n) && n !== '__proto__');
+          const outcome = new FilterOutcome(names);
+          const passed: string[] = [];
+          const failed: Record<string, string> = {};
+          // A node the ledger knows brings its name's JSON literal; the reply must not depend on who made it.
+          const node = (n: string) => ({ jsonName: JSON.stringify(n) }) as unknown as NodeLedger;
+          names.forEach((n, i) => {
+            const [verdict, text] = verdicts[i];
+            if (verdict === 'pass') {
+              outcome.pass(node(n), i);
+              passed.push(n);
+            } else {
+              outcome.fail(i, [{ code: 'test', text } as unknown as Reason], verdict === 'fail-known' ? node(n) : undefined);
+              failed[n] = text;
+            }
           });
-          const wire = { Nodes: nodes ? { metadata: {}, items: nodes } : null, NodeNames: full ? null : passed, FailedNodes, FailedAndUnresolvableNodes, Error: '' };
+          const items = full ? passed.map((n) => ({ metadata: { name: n } })) : null;
+          const reply = FilterReply.of(outcome, (r) => (r as unknown as { text: string }).text, items);
+          const wire = { Nodes: items ? { metadata: {}, items } : null, NodeNames: full ? null : passed, FailedNodes: {}, FailedAndUnresolvableNodes: failed, Error: '' };
           expect(reply.json()).toBe(JSON.stringify(wire));
           expect(reply.toWire()).toEqual(wire);
+          expect(outcome.passed).toEqual(passed);
+          expect([...outcome.passedIndex].map((i) => names[i])).toEqual(passed);
+          expect(Object.fromEntries([...outcome.failed].map(([n, rs]) => [n, (rs[0] as unknown as { text: string }).text]))).toEqual(failed);
+          expect(outcome.passedCount + outcome.failedCount).toBe(names.length);
         },
       ),
       { numRuns: 500 },
@@ -44,16 +66,28 @@ describe('filter reply JSON', () => {
   });
 
   it('handles more failed nodes than a call can take arguments', () => {
-    const reply = new FilterReply([], null);
-    for (let i = 0; i < 200_000; i++) reply.fail(`n${i}`, 'gpu-ledger: no', false);
-    expect(Object.keys(JSON.parse(reply.json()).FailedAndUnresolvableNodes)).toHaveLength(200_000);
+    // Past the size where the outcome's and the reply's arrays are sized at once, too.
+    const many = Array.from({ length: 200_000 }, (_, i) => `n${i}`);
+    const all = new FilterOutcome(many);
+    many.forEach((_, i) => all.fail(i, [{ code: 'x' } as unknown as Reason]));
+    expect(Object.keys(JSON.parse(FilterReply.of(all, () => 'gpu-ledger: no').json()).FailedAndUnresolvableNodes)).toHaveLength(200_000);
+    const names = Array.from({ length: 120_000 }, (_, i) => `n${i}`);
+    const outcome = new FilterOutcome(names);
+    names.forEach((_, i) => (i % 3 === 0 ? outcome.pass({ jsonName: `"n${i}"` } as unknown as NodeLedger, i) : outcome.fail(i, [{ code: 'x' } as unknown as Reason])));
+    const wire = JSON.parse(FilterReply.of(outcome, () => 'no').json());
+    expect(wire.NodeNames).toHaveLength(40_000);
+    expect(wire.NodeNames[1]).toBe('n3');
+    expect(Object.keys(wire.FailedAndUnresolvableNodes)).toHaveLength(80_000);
   });
 
   it('keeps request order and a repeated name (same node, same text)', () => {
-    const reply = new FilterReply(['b'], null);
-    reply.fail('z', 'gpu-ledger: no', false);
-    reply.fail('1', 'gpu-ledger: no', false);
-    reply.fail('z', 'gpu-ledger: no', false);
+    const outcome = new FilterOutcome(['z', 'b', '1', 'z']);
+    const no = [{ code: 'x' } as unknown as Reason];
+    outcome.fail(0, no);
+    outcome.pass({ jsonName: '"b"' } as unknown as NodeLedger, 1);
+    outcome.fail(2, no);
+    outcome.fail(3, no);
+    const reply = FilterReply.of(outcome, () => 'gpu-ledger: no');
     expect(reply.json()).toBe('{"Nodes":null,"NodeNames":["b"],"FailedNodes":{},"FailedAndUnresolvableNodes":{"z":"gpu-ledger: no","1":"gpu-ledger: no","z":"gpu-ledger: no"},"Error":""}');
     expect(JSON.parse(reply.json()).FailedAndUnresolvableNodes).toEqual({ z: 'gpu-ledger: no', 1: 'gpu-ledger: no' });
   });
