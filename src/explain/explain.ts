@@ -114,7 +114,8 @@ export interface PodExplanation {
 export const SCORE_LEGEND =
   'SCORE: what prioritize sends kube-scheduler for these nodes, 0..10, ranked across them (best 10, a point less per 0.1 of rating below the one above, at least one); ' +
   'in brackets the ratings it is made of, 0..1: tier = tier fit, frag = fragmentation (0.5 = unchanged, higher = leaves more usable room), ' +
-  'pack = how full the pod\'s GPUs are afterwards (breaks ties: a partly used GPU before an idle one)';
+  'cpu = the CPU headroom the placement leaves (0.5 = exactly what the node\'s free GPUs are expected to need; breaks ties first: below 0.45 the node goes after the others), ' +
+  'pack = how full the pod\'s GPUs are afterwards (breaks ties next: a partly used GPU before an idle one)';
 
 function takeView(t: GpuTake): ExplainedTake {
   return {
@@ -276,7 +277,9 @@ export function renderExplanation(e: PodExplanation): string {
     const what = n.fits
       ? n.takes.map((t) => `gpu${t.gpu}: ${Object.keys(t.mig).length ? Object.entries(t.mig).map(([p, c]) => `${c}×${p}`).join('+') : `${t.replicas} rep, ${t.memory}, ${t.threads}`}${t.exclusive ? ' (exclusive)' : ''}`).join('; ')
       : n.reasons.map((r) => r.detail).join('; ');
-    const score = n.score ? `${n.score.score} (tier ${fmt(n.score.components.tierFit)}, frag ${fmt(n.score.components.fragmentation)}, pack ${fmt(n.score.components.pack)})` : n.placed ? n.placed : '-';
+    const c = n.score?.components;
+    const cpu = c && c.cpuHeadroom !== null ? `, cpu ${fmt(c.cpuHeadroom)}` : '';
+    const score = c ? `${n.score!.score} (tier ${fmt(c.tierFit)}, frag ${fmt(c.fragmentation)}${cpu}, pack ${fmt(c.pack)})` : n.placed ? n.placed : '-';
     rows.push([n.node, `${n.mode} ${n.gpus}×${n.model}`, n.fits ? 'yes' : 'no', score, what]);
     for (const r of n.reasons) if (r.suggestion) rows.push(['', '', '', '', `would fit: ${r.suggestion}`]);
     for (const w of n.warnings) rows.push(['', '', '', '', `note: ${w}`]);

@@ -1,4 +1,4 @@
-// The scoring policy: a weighted mean of the scorers (0..1) with a packing tie-break, then mapped
+// The scoring policy: a weighted mean of the scorers (0..1) with tie-breaks (CPU headroom, packing, node order), then mapped
 // onto kube-scheduler's 0..10 across the candidates of one request by rank (the best gets 10, each
 // lower rating at least a point less), so the order of the ratings always reaches the scheduler
 // instead of being rounded away.
@@ -21,6 +21,16 @@ const RESOLUTION = 0.1;
 const TIE_WEIGHT = RESOLUTION / 2;
 /** Weight of the node order: below one step of the packing tie-break. */
 const HASH_WEIGHT = TIE_WEIGHT / 200;
+/**
+ * A GPU pod's first tie-break: the CPU headroom its placement leaves (cpuHeadroom), in steps of
+ * 1/HEADROOM_STEPS and floored at HEADROOM_FLOOR — every node left with at least about the
+ * expected CPU need of its free GPUs, less ~3 CPUs (0.45 = 0.5 + 0.5·tanh(−3.2 / 32)), rates the
+ * same, and one left shorter rates lower by how much shorter. Without a floor (the most headroom
+ * first) pods spread over the CPU-rich nodes and fragment them; with it at 0.5 (no shortfall
+ * tolerated) the trace placed worse too (README, Placement quality).
+ */
+const HEADROOM_FLOOR = 0.45;
+const HEADROOM_STEPS = 20;
 
 /** FNV-1a of the node name, in [0, 1): a fixed order among nodes the scorers rate equal. */
 export function nameRank(name: string): number {
@@ -42,7 +52,7 @@ export function nameRank(name: string): number {
 export interface ScoreBreakdown {
   /** Weighted mean of the scorers, 0..1, at RESOLUTION, plus the tie-break: what is normalised. */
   raw: number;
-  /** cpuHeadroom: pods without GPUs only (their tie-break, see scoreCpuPod). */
+  /** cpuHeadroom: the CPU headroom the pod leaves (the first tie-break; see scoreNode and scoreCpuPod). */
   components: { tierFit: number | null; fragmentation: number | null; binpack: number | null; pack: number | null; cpuHeadroom: number | null };
 }
 
@@ -63,7 +73,7 @@ export function scoreNode(shape: ScoreShape, node: NodeLedger, takes: readonly G
     fragmentation: weights.fragmentation > 0 ? fragmentation(shape, node, takes, ctx, after) : null,
     binpack: weights.binpack > 0 ? p : null,
     pack: p,
-    cpuHeadroom: null,
+    cpuHeadroom: cpuHeadroom(node, shape.cpuMilli, ctx, after),
   };
   let sum = 0;
   let w = 0;
@@ -74,7 +84,12 @@ export function scoreNode(shape: ScoreShape, node: NodeLedger, takes: readonly G
     w += weights[key];
   }
   const mean = w > 0 ? sum / w : NEUTRAL_RAW;
-  const raw = Math.round(mean / RESOLUTION) * RESOLUTION + Math.round((components.pack ?? 0) * 100) / 100 * TIE_WEIGHT + nameRank(node.name) * HASH_WEIGHT;
+  // Among equal means, lexicographically: the CPU headroom (floored), the packing, the node order —
+  // three digits of one tie-break below TIE_WEIGHT. No headroom to say (CPU unknown, MIG): the top level.
+  const headroomLevel = Math.round(Math.min(components.cpuHeadroom ?? HEADROOM_FLOOR, HEADROOM_FLOOR) * HEADROOM_STEPS);
+  const packLevel = Math.round((components.pack ?? 0) * 100);
+  const tie = (headroomLevel + (packLevel + nameRank(node.name)) / 101) / (HEADROOM_STEPS + 1);
+  const raw = Math.round(mean / RESOLUTION) * RESOLUTION + tie * TIE_WEIGHT;
   return { raw, components };
 }
 

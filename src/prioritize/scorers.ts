@@ -173,15 +173,17 @@ const HEADROOM_SCALE = 32_000;
  * capacity is expected to need (free GPUs × cpuPerGpu), squashed into 0..1 (0.5: exactly the
  * expected need left; lower: GPUs that will lack CPU). FGD's measure sees CPU only where a typical
  * shape stops fitting; this one sees it coming, so pods without GPUs go where CPU is plentiful for
- * the GPUs it serves (a 2-GPU node with 104 CPUs before an 8-GPU node with 96). null when the
- * node's CPU or the shapes' CPU is unknown.
+ * the GPUs it serves (a 2-GPU node with 104 CPUs before an 8-GPU node with 96), and GPU pods avoid
+ * nodes they would leave short of CPU for their remaining GPUs. `free`: the node's free GPU
+ * capacity to count (after a GPU pod's placement; by default as the node is). null when the node's
+ * CPU or the shapes' CPU is unknown.
  */
-export function cpuHeadroom(node: NodeLedger, cpuMilli: number, ctx: ScoreContext): number | null {
+export function cpuHeadroom(node: NodeLedger, cpuMilli: number, ctx: ScoreContext, free: readonly GpuFree[] = freeNow(node)): number | null {
   const perGpu = cpuPerGpu(ctx.shapes);
   const cpuFree = nodeCpuFree(node);
   if (perGpu <= 0 || !Number.isFinite(cpuFree) || !shareable(node)) return null;
   let freeGpus = 0;
-  for (const g of freeNow(node)) if (!g.blocked) freeGpus += g.fraction;
+  for (const g of free) if (!g.blocked) freeGpus += g.fraction;
   return 0.5 + 0.5 * Math.tanh((cpuFree - cpuMilli - freeGpus * perGpu) / HEADROOM_SCALE);
 }
 

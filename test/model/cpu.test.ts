@@ -8,7 +8,8 @@ import { defaultConfig } from '../../src/model/config-types.js';
 import { parsePodDemand } from '../../src/model/demand.js';
 import { parseNodeInventory, type NodeLike } from '../../src/model/inventory.js';
 import { gpuFree } from '../../src/gpu/free.js';
-import { scoreCpuPod } from '../../src/prioritize/policy.js';
+import { explainPod, renderExplanation } from '../../src/explain/explain.js';
+import { nameRank, scoreCpuPod } from '../../src/prioritize/policy.js';
 import { cpuHeadroom, cpuPerGpu, nodeCpuFree, nodeFragmentation } from '../../src/prioritize/scorers.js';
 import { Pipeline } from '../../src/prioritize/pipeline.js';
 import { ClusterState } from '../../src/state/cluster-state.js';
@@ -204,5 +205,36 @@ describe('CPU headroom (the tie-break of pods without GPUs)', () => {
     expect(ranked.find((r) => r.host === 'g2-cpu-tight')!.score).toBeLessThan(10);
     // Without CPU facts on the shapes there is nothing to say: no headroom, the node order decides.
     expect(cpuHeadroom(state.ledger.nodes.get('t4-cpu-rich')!, 2000, { tiers, shapes: [{ memoryBytes: 0, threadMilli: 1000, gpus: 1, p: 1 }] })).toBeNull();
+  });
+});
+
+describe('CPU headroom (the first tie-break of GPU pods)', () => {
+  it('puts a node the pod would leave short of CPU for its free GPUs last; above the floor the node order decides', () => {
+    const state = new ClusterState({ config: defaultConfig() });
+    const docs = yaml.load(readFileSync('test/fixtures/gpu-headroom.yaml', 'utf8')) as { items: Record<string, unknown>[] };
+    state.resetNodes(docs.items.filter((i) => i.kind === 'Node'));
+    state.resetPods(docs.items.filter((i) => i.kind === 'Pod'));
+    const pipeline = new Pipeline(state);
+    const train = parsePodDemand({ metadata: { name: 'train', namespace: 'ml', uid: 'uid-new' }, spec: { containers: [{ name: 'main', image: 'x', resources: { requests: { cpu: '12', 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } } }] } }, tiers);
+    const names = ['gpu-a', 'gpu-b', 'gpu-c'];
+    // The fixture's premise: without the headroom, the node order alone would pick gpu-a.
+    expect(nameRank('gpu-a')).toBeGreaterThan(nameRank('gpu-c'));
+    expect(nameRank('gpu-c')).toBeGreaterThan(nameRank('gpu-b'));
+    const ranked = pipeline.rank(train, names);
+    const by = (n: string) => ranked.find((r) => r.host === n)!;
+    // Equal on every scorer and on the packing: the tie-breaks decide.
+    expect(new Set(ranked.map((r) => r.breakdown!.components.fragmentation)).size).toBe(1);
+    expect(new Set(ranked.map((r) => r.breakdown!.components.pack)).size).toBe(1);
+    // gpu-a: 80 − 12 − 12 = 56 CPUs left for 6 free GPUs (72 expected): 16 short.
+    expect(by('gpu-a').breakdown!.components.cpuHeadroom).toBeCloseTo(0.5 + 0.5 * Math.tanh(-16 / 32), 12);
+    expect(by('gpu-b').breakdown!.components.cpuHeadroom).toBeGreaterThan(by('gpu-c').breakdown!.components.cpuHeadroom!);
+    // gpu-c and gpu-b both keep what their GPUs need: the node order, not the larger headroom, decides.
+    expect(by('gpu-c').score).toBe(10);
+    expect(by('gpu-b').score).toBe(9);
+    expect(by('gpu-a').score).toBe(8);
+    // explain shows the headroom it ranked by, for each node.
+    const text = renderExplanation(explainPod(train, pipeline, names));
+    expect(text).toMatch(/gpu-a .* 8 \(tier [0-9.-]+, frag [0-9.]+, cpu 0\.27, pack 1\.00\)/);
+    expect(text).toMatch(/gpu-c .* 10 \(tier [0-9.-]+, frag [0-9.]+, cpu 0\.8[0-9], pack 1\.00\)/);
   });
 });
