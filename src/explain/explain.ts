@@ -8,7 +8,7 @@ import { overcommits } from '../gpu/free.js';
 import { formatBytes, formatMilli } from '../model/quantity.js';
 import type { DemandError, GpuTake, PodDemand } from '../model/types.js';
 import type { Pipeline } from '../prioritize/pipeline.js';
-import type { ScoreBreakdown } from '../prioritize/policy.js';
+import { HEADROOM_FLOOR, type ScoreBreakdown } from '../prioritize/policy.js';
 import { nodeWithout, type NodeLedger, type PodAllocation } from '../state/ledger.js';
 import { mayPreempt } from '../preempt/victims.js';
 import { freesText, podList } from '../preempt/text.js';
@@ -114,7 +114,7 @@ export interface PodExplanation {
 export const SCORE_LEGEND =
   'SCORE: what prioritize sends kube-scheduler for these nodes, 0..10, ranked across them (best 10, a point less per 0.1 of rating below the one above, at least one); ' +
   'in brackets the ratings it is made of, 0..1: tier = tier fit, frag = fragmentation (0.5 = unchanged, higher = leaves more usable room), ' +
-  'cpu = the CPU headroom the placement leaves (0.5 = exactly what the node\'s free GPUs are expected to need; breaks ties first: below 0.45 the node goes after the others), ' +
+  'cpu = the CPU headroom the placement leaves (0.5 = exactly what the node\'s free GPUs are expected to need; breaks ties first: below ' + HEADROOM_FLOOR + ' the node goes after the others), ' +
   'pack = how full the pod\'s GPUs are afterwards (breaks ties next: a partly used GPU before an idle one)';
 
 function takeView(t: GpuTake): ExplainedTake {

@@ -29,7 +29,7 @@ const HASH_WEIGHT = TIE_WEIGHT / 200;
  * first) pods spread over the CPU-rich nodes and fragment them; with it at 0.5 (no shortfall
  * tolerated) the trace placed worse too (README, Placement quality).
  */
-const HEADROOM_FLOOR = 0.45;
+export const HEADROOM_FLOOR = 0.45;
 const HEADROOM_STEPS = 20;
 
 /** FNV-1a of the node name, in [0, 1): a fixed order among nodes the scorers rate equal. */
