@@ -21,13 +21,13 @@ export function slots<T>(n: number): T[] {
 
 /**
  * What a filter decided, by position in the request: per name, null when the node fits or the
- * reasons it does not, and the node's name as a JSON literal (null for a name the ledger does not
- * know). Every array is sized once for the request; the passing names, the failed ones and the
+ * reasons it does not, and the node's name as JSON literal bytes (null for a name the ledger does
+ * not know). Every array is sized once for the request; the passing names, the failed ones and the
  * failed Map are derived from them when first asked for.
  */
 export class FilterOutcome {
   private readonly verdicts: (Reason[] | null)[];
-  private readonly literals: (string | null)[];
+  private readonly literals: (Uint8Array | null)[];
   private readonly picked: Int32Array;
   private passing = 0;
   private failing = 0;
@@ -43,14 +43,14 @@ export class FilterOutcome {
   /** The `index`-th name fits on `node`. Each index is decided once. */
   pass(node: NodeLedger, index: number): void {
     this.verdicts[index] = null;
-    this.literals[index] = node.jsonName;
+    this.literals[index] = node.jsonBytes;
     this.picked[this.passing++] = index;
   }
 
   /** The `index`-th name does not fit (`node`: its node, when the ledger has one). */
   fail(index: number, reasons: Reason[], node?: NodeLedger): void {
     this.verdicts[index] = reasons;
-    this.literals[index] = node ? node.jsonName : null;
+    this.literals[index] = node ? node.jsonBytes : null;
     this.failing++;
   }
 
@@ -67,8 +67,8 @@ export class FilterOutcome {
     return this.picked.subarray(0, this.passing);
   }
 
-  /** The JSON literal of the k-th passing name. */
-  passedLiteral(k: number): string {
+  /** The JSON literal (UTF-8) of the k-th passing name. */
+  passedLiteral(k: number): Uint8Array {
     return this.literals[this.picked[k]]!;
   }
 
@@ -83,7 +83,7 @@ export class FilterOutcome {
   }
 
   /** Calls `visit` for every failed name in request order (a name listed twice is visited twice). */
-  forEachFailed(visit: (name: string, reasons: Reason[], literal: string | null) => void): void {
+  forEachFailed(visit: (name: string, reasons: Reason[], literal: Uint8Array | null) => void): void {
     if (this.failing === 0) return;
     for (let i = 0; i < this.names.length; i++) {
       const r = this.verdicts[i];

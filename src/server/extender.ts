@@ -145,7 +145,7 @@ export function handlePrioritizeCpu(ctx: ExtenderContext, args: ExtenderArgs): P
 function hostsReply(ctx: ExtenderContext, args: ExtenderArgs, names: readonly string[], scoreOf: (i: number) => number): PrioritizeReply {
   const nodes = args.NodeNames ? ctx.state.ledger.lookup(names) : null;
   const reply = new PrioritizeReply();
-  for (let i = 0; i < names.length; i++) reply.add(names[i], scoreOf(i), nodes?.[i]?.jsonName ?? null);
+  for (let i = 0; i < names.length; i++) reply.add(names[i], scoreOf(i), nodes?.[i]?.jsonBytes ?? null);
   return reply;
 }
 

@@ -1,32 +1,58 @@
-// The prioritize verbs' reply, written as JSON directly (as the filter's is, ./filter-reply.ts):
+// The prioritize verbs' reply, written as JSON bytes directly (as the filter's is, ./reply-bytes.ts):
 // with thousands of candidates, an object per host and JSON.stringify of the array cost more than
-// the ranking's last step. Each host's name is the node's JSON literal, made once when the node
-// entered the ledger; names the ledger does not know are escaped per request.
+// the ranking's last step. Each host's name is the node's JSON literal bytes, made once when the
+// node entered the ledger; names the ledger does not know are escaped per request.
 // A host that scores 0 is left out: kube-scheduler adds an extender's score × weight only for
 // the hosts its reply lists (schedule_one.go prioritizeNodes), so an absent host and a 0 are the
 // same — and at thousands of candidates, most of them 0, both sides skip encoding and decoding them.
 
+import { ascii, ReplyWriter } from './reply-bytes.js';
 import type { HostPriority } from './wire.js';
 
-/** The scores as JSON text pieces (kube-scheduler's extender scores are integers 0..10). */
-const SCORE_TEXT = Array.from({ length: 11 }, (_, i) => `,"Score":${i}}`);
+/** The scores as JSON pieces (kube-scheduler's extender scores are integers 0..10). */
+const SCORE_BYTES = Array.from({ length: 11 }, (_, i) => ascii(`,"Score":${i}}`));
+const FIRST = ascii('[{"Host":');
+const NEXT = ascii(',{"Host":');
+const CLOSE_LIST = 0x5d;
 
 export class PrioritizeReply {
-  private readonly parts: string[] = [];
+  /** Per listed host: its literal bytes (null: escaped when written), its name, its score. */
+  private readonly literals: (Uint8Array | null)[] = [];
+  private readonly hosts: string[] = [];
+  private readonly scores: number[] = [];
 
-  /** `quoted`: the host's JSON literal, when known. A 0 adds nothing (see above). */
-  add(host: string, score: number, quoted: string | null = null): void {
+  /** `quoted`: the host's JSON literal bytes, when known. A 0 adds nothing (see above). */
+  add(host: string, score: number, quoted: Uint8Array | null = null): void {
     if (score === 0) return;
-    const text = Number.isInteger(score) && score >= 0 && score <= 10 ? SCORE_TEXT[score] : `,"Score":${JSON.stringify(score)}}`;
-    this.parts.push(this.parts.length === 0 ? '[{"Host":' : ',{"Host":', quoted ?? JSON.stringify(host), text);
+    this.literals.push(quoted);
+    this.hosts.push(host);
+    this.scores.push(score);
   }
 
-  /** The JSON text kube-scheduler receives: what JSON.stringify of the HostPriority list (its non-zero rows) says. */
+  /** The bytes kube-scheduler receives: what JSON.stringify of the HostPriority list (its non-zero rows) says. */
+  bytes(): Buffer {
+    const n = this.scores.length;
+    return ReplyWriter.bytes((w) => {
+      if (n === 0) w.text('[]');
+      for (let i = 0; i < n; i++) {
+        w.bytes(i === 0 ? FIRST : NEXT);
+        const literal = this.literals[i];
+        if (literal !== null) w.bytes(literal);
+        else w.text(JSON.stringify(this.hosts[i]));
+        const score = this.scores[i];
+        if (Number.isInteger(score) && score >= 0 && score <= 10) w.bytes(SCORE_BYTES[score]);
+        else w.text(`,"Score":${JSON.stringify(score)}}`);
+      }
+      if (n > 0) w.byte(CLOSE_LIST);
+    });
+  }
+
+  /** The JSON text (tests, logs): the bytes, decoded. */
   json(): string {
-    return this.parts.length === 0 ? '[]' : this.parts.join('') + ']';
+    return this.bytes().toString('utf8');
   }
 
-  /** The reply as the wire type (tests, logs): decoded from json(), so the two cannot disagree. */
+  /** The reply as the wire type (tests, logs): decoded from bytes(), so the two cannot disagree. */
   toWire(): HostPriority[] {
     return JSON.parse(this.json()) as HostPriority[];
   }

@@ -52,8 +52,8 @@ export interface PodAllocation extends PodRef {
 
 export interface NodeLedger extends GpuNode {
   readonly name: string;
-  /** The name as a JSON string literal, made once: replies list thousands of names. */
-  readonly jsonName: string;
+  /** The name as a JSON string literal in UTF-8, made once: replies list thousands of names (server/reply-bytes.ts). */
+  readonly jsonBytes: Uint8Array;
   inventory: NodeInventory;
   /** Identity of the inventory's content: a Node update that changes nothing GPU-related keeps it. */
   inventoryKey: string;
@@ -84,6 +84,11 @@ export interface NodeMemo {
   fragBefore?: { epoch: unknown; value: number };
   /** Free capacity per GPU as the node is (prioritize/scorers.ts freeNow). */
   free?: readonly GpuFree[];
+}
+
+/** A name's JSON string literal as UTF-8 (JSON.stringify escapes lone surrogates: the bytes are exact). */
+function jsonLiteral(name: string): Uint8Array {
+  return Buffer.from(JSON.stringify(name), 'utf8');
 }
 
 /** Slots (NodeLedger.slot): handed out smallest-free-first, given back when a node leaves its ledger or is collected. */
@@ -261,7 +266,7 @@ export class Ledger {
     }
     const node: NodeLedger = {
       name: inventory.name,
-      jsonName: JSON.stringify(inventory.name),
+      jsonBytes: jsonLiteral(inventory.name),
       inventory,
       inventoryKey: key,
       gpus: inventory.gpus.map(() => emptyUsage()),
@@ -415,7 +420,7 @@ function applyTakes(node: { gpus: GpuUsage[] }, takes: readonly GpuTake[], sign:
 function scratch(name: string, inventory: NodeInventory, pods: Iterable<[string, PodAllocation]>): NodeLedger {
   const view: NodeLedger = {
     name,
-    jsonName: JSON.stringify(name),
+    jsonBytes: jsonLiteral(name),
     inventory,
     inventoryKey: '',
     gpus: inventory.gpus.map(() => emptyUsage()),

@@ -39,7 +39,7 @@ describe('filter reply JSON', () => {
           const passed: string[] = [];
           const failed: Record<string, string> = {};
           // A node the ledger knows brings its name's JSON literal; the reply must not depend on who made it.
-          const node = (n: string) => ({ jsonName: JSON.stringify(n) }) as unknown as NodeLedger;
+          const node = (n: string) => ({ jsonBytes: Buffer.from(JSON.stringify(n)) }) as unknown as NodeLedger;
           names.forEach((n, i) => {
             const [verdict, text] = verdicts[i];
             if (verdict === 'pass') {
@@ -73,7 +73,7 @@ describe('filter reply JSON', () => {
     expect(Object.keys(JSON.parse(FilterReply.of(all, () => 'gpu-ledger: no').json()).FailedAndUnresolvableNodes)).toHaveLength(200_000);
     const names = Array.from({ length: 120_000 }, (_, i) => `n${i}`);
     const outcome = new FilterOutcome(names);
-    names.forEach((_, i) => (i % 3 === 0 ? outcome.pass({ jsonName: `"n${i}"` } as unknown as NodeLedger, i) : outcome.fail(i, [{ code: 'x' } as unknown as Reason])));
+    names.forEach((_, i) => (i % 3 === 0 ? outcome.pass({ jsonBytes: Buffer.from(`"n${i}"`) } as unknown as NodeLedger, i) : outcome.fail(i, [{ code: 'x' } as unknown as Reason])));
     const wire = JSON.parse(FilterReply.of(outcome, () => 'no').json());
     expect(wire.NodeNames).toHaveLength(40_000);
     expect(wire.NodeNames[1]).toBe('n3');
@@ -84,7 +84,7 @@ describe('filter reply JSON', () => {
     const outcome = new FilterOutcome(['z', 'b', '1', 'z']);
     const no = [{ code: 'x' } as unknown as Reason];
     outcome.fail(0, no);
-    outcome.pass({ jsonName: '"b"' } as unknown as NodeLedger, 1);
+    outcome.pass({ jsonBytes: Buffer.from('"b"') } as unknown as NodeLedger, 1);
     outcome.fail(2, no);
     outcome.fail(3, no);
     const reply = FilterReply.of(outcome, () => 'gpu-ledger: no');

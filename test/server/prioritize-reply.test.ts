@@ -16,7 +16,7 @@ describe('prioritize reply JSON', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(nameArb, fc.oneof(fc.integer({ min: 0, max: 10 }), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })), fc.boolean()), { maxLength: 40 }), (rows) => {
         const reply = new PrioritizeReply();
-        for (const [host, score, quoted] of rows) reply.add(host, score, quoted ? JSON.stringify(host) : null);
+        for (const [host, score, quoted] of rows) reply.add(host, score, quoted ? Buffer.from(JSON.stringify(host)) : null);
         // A 0 (or −0) is left out: kube-scheduler reads an absent host as 0.
         const wire = rows.filter(([, Score]) => Score !== 0).map(([Host, Score]) => ({ Host, Score }));
         expect(reply.json()).toBe(JSON.stringify(wire));
