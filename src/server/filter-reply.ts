@@ -6,21 +6,21 @@
 // JSON, memoised (the texts are few and stable). Names the ledger does not know are escaped per
 // request.
 
-import type { FilterOutcome } from '../filter/filter-nodes.js';
+import { slots, type FilterOutcome } from '../filter/filter-nodes.js';
 import type { Reason } from '../model/types.js';
-import { ascii, QuotedTexts, ReplyWriter } from './reply-bytes.js';
+import { QuotedTexts, ReplyWriter, utf8 } from './reply-bytes.js';
 import type { ExtenderFilterResult } from './wire.js';
 
 const texts = new QuotedTexts();
 
-const HEAD = ascii('{"Nodes":');
-const ITEMS = ascii('{"metadata":{},"items":');
-const NULL = ascii('null');
-const NODE_NAMES = ascii(',"NodeNames":');
+const HEAD = utf8('{"Nodes":');
+const ITEMS = utf8('{"metadata":{},"items":');
+const NULL = utf8('null');
+const NODE_NAMES = utf8(',"NodeNames":');
 // Always unresolvable for kube-scheduler: its preemption dry run cannot see GPU shares and would
 // find no victim (`expected at least one victim pod`). gpu-ledger preempts for them itself (--preemption).
-const FAILED = ascii(',"FailedNodes":{},"FailedAndUnresolvableNodes":{');
-const ERROR = ascii('},"Error":');
+const FAILED = utf8(',"FailedNodes":{},"FailedAndUnresolvableNodes":{');
+const ERROR = utf8('},"Error":');
 const COMMA = 0x2c;
 const COLON = 0x3a;
 const OPEN_LIST = 0x5b;
@@ -70,17 +70,26 @@ export class FilterReply {
    * order (a name the request repeats is repeated, with the same text).
    */
   bytes(): Buffer {
-    // The free-form pieces are made once: the writer runs twice.
-    const nodesJson = this.nodes ? JSON.stringify(this.nodes) : null;
-    const namesJson = !this.nodes && !this.outcome ? JSON.stringify(this.names) : null;
-    const errorJson = JSON.stringify(this.error);
+    // The free-form pieces are encoded once: the writer runs twice.
+    const nodesJson = this.nodes ? utf8(JSON.stringify(this.nodes)) : null;
+    const namesJson = !this.nodes && !this.outcome ? utf8(JSON.stringify(this.names)) : null;
+    const errorJson = utf8(JSON.stringify(this.error));
     const o = this.outcome;
     const textOf = this.textOf;
+    // Each failed node's name and text literals, in request order: looked up once, copied by both passes.
+    const failed = slots<Uint8Array>(o && textOf ? 2 * o.failedCount : 0);
+    let f = 0;
+    if (o && textOf) {
+      o.forEachFailed((name, reasons, literal) => {
+        failed[f++] = literal ?? utf8(JSON.stringify(name));
+        failed[f++] = texts.of(textOf(reasons[0]));
+      });
+    }
     return ReplyWriter.bytes((w) => {
       w.bytes(HEAD);
       if (nodesJson !== null) {
         w.bytes(ITEMS);
-        w.text(nodesJson);
+        w.bytes(nodesJson);
         w.byte(CLOSE_OBJECT);
       } else w.bytes(NULL);
       w.bytes(NODE_NAMES);
@@ -92,21 +101,16 @@ export class FilterReply {
           w.bytes(o.passedLiteral(i));
         }
         w.byte(CLOSE_LIST);
-      } else w.text(namesJson!);
+      } else w.bytes(namesJson!);
       w.bytes(FAILED);
-      if (o && textOf) {
-        let first = true;
-        o.forEachFailed((name, reasons, literal) => {
-          if (!first) w.byte(COMMA);
-          first = false;
-          if (literal !== null) w.bytes(literal);
-          else w.text(JSON.stringify(name));
-          w.byte(COLON);
-          w.bytes(texts.of(textOf(reasons[0])));
-        });
+      for (let k = 0; k < f; k += 2) {
+        if (k > 0) w.byte(COMMA);
+        w.bytes(failed[k]);
+        w.byte(COLON);
+        w.bytes(failed[k + 1]);
       }
       w.bytes(ERROR);
-      w.text(errorJson);
+      w.bytes(errorJson);
       w.byte(CLOSE_OBJECT);
     });
   }

@@ -6,42 +6,37 @@
 // the hosts its reply lists (schedule_one.go prioritizeNodes), so an absent host and a 0 are the
 // same — and at thousands of candidates, most of them 0, both sides skip encoding and decoding them.
 
-import { ascii, ReplyWriter } from './reply-bytes.js';
+import { ReplyWriter, utf8 } from './reply-bytes.js';
 import type { HostPriority } from './wire.js';
 
 /** The scores as JSON pieces (kube-scheduler's extender scores are integers 0..10). */
-const SCORE_BYTES = Array.from({ length: 11 }, (_, i) => ascii(`,"Score":${i}}`));
-const FIRST = ascii('[{"Host":');
-const NEXT = ascii(',{"Host":');
+const SCORE_BYTES = Array.from({ length: 11 }, (_, i) => utf8(`,"Score":${i}}`));
+const FIRST = utf8('[{"Host":');
+const NEXT = utf8(',{"Host":');
+const EMPTY = utf8('[]');
 const CLOSE_LIST = 0x5d;
 
 export class PrioritizeReply {
-  /** Per listed host: its literal bytes (null: escaped when written), its name, its score. */
-  private readonly literals: (Uint8Array | null)[] = [];
-  private readonly hosts: string[] = [];
-  private readonly scores: number[] = [];
+  /** Per listed host: its JSON literal bytes and its score's piece (made once, in add). */
+  private readonly literals: Uint8Array[] = [];
+  private readonly scores: Uint8Array[] = [];
 
-  /** `quoted`: the host's JSON literal bytes, when known. A 0 adds nothing (see above). */
+  /** `quoted`: the host's JSON literal bytes, when known (else escaped here). A 0 adds nothing (see above). */
   add(host: string, score: number, quoted: Uint8Array | null = null): void {
     if (score === 0) return;
-    this.literals.push(quoted);
-    this.hosts.push(host);
-    this.scores.push(score);
+    this.literals.push(quoted ?? utf8(JSON.stringify(host)));
+    this.scores.push(Number.isInteger(score) && score >= 0 && score <= 10 ? SCORE_BYTES[score] : utf8(`,"Score":${JSON.stringify(score)}}`));
   }
 
   /** The bytes kube-scheduler receives: what JSON.stringify of the HostPriority list (its non-zero rows) says. */
   bytes(): Buffer {
     const n = this.scores.length;
     return ReplyWriter.bytes((w) => {
-      if (n === 0) w.text('[]');
+      if (n === 0) w.bytes(EMPTY);
       for (let i = 0; i < n; i++) {
         w.bytes(i === 0 ? FIRST : NEXT);
-        const literal = this.literals[i];
-        if (literal !== null) w.bytes(literal);
-        else w.text(JSON.stringify(this.hosts[i]));
-        const score = this.scores[i];
-        if (Number.isInteger(score) && score >= 0 && score <= 10) w.bytes(SCORE_BYTES[score]);
-        else w.text(`,"Score":${JSON.stringify(score)}}`);
+        w.bytes(this.literals[i]);
+        w.bytes(this.scores[i]);
       }
       if (n > 0) w.byte(CLOSE_LIST);
     });

@@ -5,11 +5,11 @@
 // Here each piece is already bytes — a node's literal is encoded once, when the node enters the
 // ledger (NodeLedger.jsonBytes), reason texts are encoded once per distinct text — and a reply is
 // written in two passes over the same code: one measures, the second copies into a buffer of
-// exactly that size. The rare free-form pieces (names the ledger does not know, an Error text,
-// full Node objects) are encoded as UTF-8 where they are written.
+// exactly that size; the two passes copy the same bytes. The rare free-form pieces (names the
+// ledger does not know, an Error text, full Node objects) are encoded once per reply, before them.
 
-/** A piece of JSON text as UTF-8 bytes (constants, made once). */
-export function ascii(text: string): Uint8Array {
+/** JSON text as UTF-8 bytes (JSON.stringify escapes lone surrogates: the bytes are exact). */
+export function utf8(text: string): Uint8Array {
   return Buffer.from(text, 'utf8');
 }
 
@@ -46,13 +46,6 @@ export class ReplyWriter {
     if (this.out !== null) this.out.set(b, this.at);
     this.at += b.length;
   }
-
-  /** Any text, as UTF-8 (the rare pieces: unknown names, full Node objects, an Error). */
-  text(s: string): void {
-    const n = Buffer.byteLength(s, 'utf8');
-    if (this.out !== null) this.out.write(s, this.at, n, 'utf8');
-    this.at += n;
-  }
 }
 
 /**
@@ -65,7 +58,7 @@ export class QuotedTexts {
   of(text: string): Uint8Array {
     let q = this.memo.get(text);
     if (q === undefined) {
-      q = Buffer.from(JSON.stringify(text), 'utf8');
+      q = utf8(JSON.stringify(text));
       if (this.memo.size >= 4096) this.memo.clear();
       this.memo.set(text, q);
     }
