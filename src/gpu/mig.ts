@@ -3,6 +3,7 @@
 
 import type { GpuTake, NodeInventory, Reason } from '../model/types.js';
 import { addReason, admitExclusivity, NO_NOTES, NO_REASONS, type Capacity, type GpuFree, type ModeRules, type Note, type PodTake } from './mode.js';
+import type { GpuKind } from './kind.js';
 import { reasons } from './reason.js';
 import { declaredMemory, usesMpsEnv, type FitShape } from './shape.js';
 import type { GpuNode, GpuUsage } from './usage.js';
@@ -11,7 +12,7 @@ function capacity(inv: NodeInventory, gpu: number): Capacity {
   return { replicas: 0, memoryBytes: 0, threadMilli: 0, clients: 0, mig: inv.gpus[gpu]?.mig ?? new Map() };
 }
 
-function take(inv: NodeInventory, shape: FitShape, gpu: number, _on: unknown, mig: ReadonlyMap<string, number> | null): PodTake {
+function take(inv: GpuKind, shape: FitShape, gpu: number, _on: unknown, mig: ReadonlyMap<string, number> | null): PodTake {
   let refusal: Reason | null = null;
   const declared = declaredMemory(shape);
   if (mig && declared !== null) {

@@ -5,6 +5,7 @@
 
 import { NO_MIG, type GpuTake, type NodeInventory, type Reason, type SharingMode } from '../model/types.js';
 import { reasons } from './reason.js';
+import type { GpuKind } from './kind.js';
 import type { FitShape } from './shape.js';
 import { podsOnGpu, type GpuNode, type GpuUsage } from './usage.js';
 
@@ -64,8 +65,11 @@ export interface ModeRules {
   /** Dimensions whose capacity is a limit in this mode (besides replicas and MIG instances). */
   readonly limits: { readonly memory: boolean; readonly threads: boolean; readonly clients: boolean };
   capacity(inv: NodeInventory, gpu: number): Capacity;
-  /** The pod's take on one GPU: its clients' replicas there (`on`) or its MIG instances (`mig`). */
-  take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnGpu[], mig: ReadonlyMap<string, number> | null): PodTake;
+  /**
+   * The pod's take on one GPU: its clients' replicas there (`on`) or its MIG instances (`mig`).
+   * Reads only the node's kind (./kind.ts): nodes of one kind give a pod the same takes.
+   */
+  take(kind: GpuKind, shape: FitShape, gpu: number, on: readonly OnGpu[], mig: ReadonlyMap<string, number> | null): PodTake;
   /** Capacity reasons for adding `take` to `u` (empty = it fits). */
   admit(node: GpuNode, take: GpuTake, u: GpuUsage): readonly Reason[];
   free(inv: NodeInventory, gpu: number, u: GpuUsage): GpuFree;
@@ -87,25 +91,25 @@ export function addReason(out: Reason[] | null, r: Reason | null): Reason[] | nu
 }
 
 /** Memory one replica is worth: the device plugin's default MPS limit (memory / replicas). */
-export function memoryPerReplica(inv: NodeInventory, gpu: number): number {
+export function memoryPerReplica(inv: GpuKind, gpu: number): number {
   const g = inv.gpus[gpu];
   return g && g.replicas > 0 ? Math.floor(g.memoryBytes / g.replicas) : 0;
 }
 
 /** Compute (milli) one replica is worth: 100 / replicas %. */
-export function threadsPerReplica(inv: NodeInventory, gpu: number): number {
+export function threadsPerReplica(inv: GpuKind, gpu: number): number {
   const g = inv.gpus[gpu];
   return g && g.replicas > 0 ? Math.floor(1000 / g.replicas) : 0;
 }
 
 /** Usable memory of a GPU (memory − reserved headroom), 0 when the memory is unknown. */
-export function usableMemory(inv: NodeInventory, gpu: number): number {
+export function usableMemory(inv: GpuKind, gpu: number): number {
   const m = inv.gpus[gpu]?.memoryBytes ?? 0;
   return m > 0 ? Math.max(0, m - inv.reservedMemoryBytes) : 0;
 }
 
 /** The resource name a GPU's replicas are requested by. */
-export function replicaResource(inv: NodeInventory, gpu: number): string {
+export function replicaResource(inv: GpuKind, gpu: number): string {
   return inv.perGpuResources ? `nvidia.com/gpu${gpu}` : inv.resource;
 }
 

@@ -14,7 +14,7 @@ export const SHARING_MODES: readonly SharingMode[] = Object.keys(KNOWN) as Shari
 // A switch rather than a lookup table: the modes are interned strings, so each case is one pointer
 // comparison, where a keyed load by a variable name is a generic lookup (rulesFor runs several
 // times per candidate node).
-export function rulesFor(inv: NodeInventory): ModeRules {
+export function rulesFor(inv: Pick<NodeInventory, 'mode'>): ModeRules {
   switch (inv.mode) {
     case 'mps':
       return mpsRules;

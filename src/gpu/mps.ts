@@ -25,11 +25,12 @@ import {
   type OnGpu,
   type PodTake,
 } from './mode.js';
+import type { GpuKind } from './kind.js';
 import { reasons } from './reason.js';
 import { usesMpsEnv, usesUuidLimits, type FitShape } from './shape.js';
 import type { GpuNode, GpuUsage } from './usage.js';
 
-function capacity(inv: NodeInventory, gpu: number): Capacity {
+function capacity(inv: GpuKind, gpu: number): Capacity {
   return {
     replicas: inv.gpus[gpu]?.replicas ?? 0,
     memoryBytes: usableMemory(inv, gpu),
@@ -71,7 +72,7 @@ class ThreadsCapped implements Note {
   }
 }
 
-function take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnGpu[]): PodTake {
+function take(inv: GpuKind, shape: FitShape, gpu: number, on: readonly OnGpu[]): PodTake {
   const cap = capacity(inv, gpu);
   const daemon = inv.mpsDaemonLimits;
   const perReplica = memoryPerReplica(inv, gpu);

@@ -12,7 +12,8 @@
 
 import type { GpuClient, GpuTake, NodeInventory, Reason } from '../model/types.js';
 import { MAX_PODS_PER_GPU } from '../model/limits.js';
-import type { Note, OnGpu } from './mode.js';
+import { sameKind, type GpuKind } from './kind.js';
+import type { ModeRules, Note, OnGpu, PodTake } from './mode.js';
 import { rulesFor } from './modes.js';
 import { NO_GPU, reasons } from './reason.js';
 import { checkRequests, profileFor, replicasAreMigDevices } from './resources.js';
@@ -195,6 +196,51 @@ function release(d: Draft): void {
   spare = d;
 }
 
+/** The last take computed per GPU of a kind: whose it was (shape, client, its replicas there and how it sees the GPU) and what it was. */
+interface TakeMemo {
+  kind: GpuKind;
+  shape: FitShape;
+  client: GpuClient;
+  container: string;
+  replicas: number;
+  ordinal: number;
+  visible: number;
+  take: PodTake;
+}
+
+/**
+ * The last take per GPU list (NodeInventory.gpus, shared by nodes built alike) and GPU: a filter
+ * asks about thousands of nodes of a few kinds with one pod, and a pod with one client on a GPU
+ * takes the same there on every node of the same kind (./kind.ts) — computed once per kind and GPU
+ * instead of once per node, and one object shared by every answer. Takes with MIG instances or
+ * several clients on the GPU are computed each time. Takes are never changed after they are made.
+ * Bounded: cleared past 256 GPU lists.
+ */
+const lastTakes = new Map<GpuKind['gpus'], (TakeMemo | undefined)[]>();
+
+/** The take of `client` alone on GPU `gpu` of the kind (`replicas` there, seen as device `ordinal` of `visible`), computed or as last computed. */
+function clientTake(rules: ModeRules, kind: GpuKind, shape: FitShape, gpu: number, client: GpuClient, container: string, replicas: number, ordinal: number, visible: number): PodTake {
+  let byGpu = lastTakes.get(kind.gpus);
+  if (byGpu === undefined) {
+    if (lastTakes.size >= 256) lastTakes.clear();
+    lastTakes.set(kind.gpus, (byGpu = []));
+  }
+  const m = byGpu[gpu];
+  if (m !== undefined && m.shape === shape && m.client === client && m.container === container && m.replicas === replicas && m.ordinal === ordinal && m.visible === visible && sameKind(m.kind, kind)) {
+    return m.take;
+  }
+  const take = rules.take(kind, shape, gpu, [{ container, client, replicas, ordinal, visible }], null);
+  if (gpu < 64) byGpu[gpu] = { kind, shape, client, container, replicas, ordinal, visible, take };
+  return take;
+}
+
+/** The pod's take on one GPU (its clients there, `on`, or its MIG instances): one client's from the memo above. */
+function takeOn(rules: ModeRules, kind: GpuKind, shape: FitShape, gpu: number, on: readonly OnGpu[], mig: ReadonlyMap<string, number> | null): PodTake {
+  if (mig !== null || on.length !== 1) return rules.take(kind, shape, gpu, on, mig);
+  const o = on[0];
+  return clientTake(rules, kind, shape, gpu, o.client, o.container, o.replicas, o.ordinal, o.visible);
+}
+
 /**
  * How replicas are picked: `strict`, under every limit (decide), or wherever the pod must be
  * (record); `chooser` picks among GPUs where the node's policy leaves the choice to gpu-ledger.
@@ -221,7 +267,7 @@ export function fit(shape: FitShape, node: GpuNode, options: FitOptions): FitRes
     if (node.gpus[i].pods >= MAX_PODS_PER_GPU) return refuse(reasons.nodeSaturated(i, node.gpus[i].pods, MAX_PODS_PER_GPU));
   }
   const requestReasons = checkRequests(node, shape);
-  if (requestReasons.length > 0) return { fits: false, reasons: [...requestReasons] };
+  if (requestReasons !== null) return { fits: false, reasons: requestReasons };
 
   const draft = acquire(options.pinned ?? null, inv.gpus.length);
   try {
@@ -246,7 +292,7 @@ function place(shape: FitShape, node: GpuNode, draft: Draft, picker: Picker): Fi
   let capacityReasons: Reason[] | null = null;
   for (let gpu = 0; gpu < draft.gpuCount; gpu++) {
     if (!draft.uses(gpu)) continue;
-    const t = rules.take(inv, shape, gpu, draft.onGpu(gpu), draft.migAt(gpu));
+    const t = takeOn(rules, inv, shape, gpu, draft.onGpu(gpu), draft.migAt(gpu));
     if (t.refusal) return refuse(t.refusal);
     // take's notes are its own array: shared as they are when they are the only ones.
     if (t.notes.length > 0) notes = notes.length === 0 ? t.notes : notes.concat(t.notes);
@@ -350,7 +396,8 @@ export function capToGpu(inv: NodeInventory, gpu: number, t: GpuTake): GpuTake {
 
 /** The take of one replica of `client` on GPU `gpu` alone (what a chooser weighs per candidate). */
 export function replicaTake(shape: FitShape, client: GpuClient, node: GpuNode, gpu: number): GpuTake {
-  return rulesFor(node.inventory).take(node.inventory, shape, gpu, [{ container: client.container, client, replicas: 1, ordinal: 0, visible: 1 }], null).take;
+  const inv = node.inventory;
+  return clientTake(rulesFor(inv), inv, shape, gpu, client, client.container, 1, 0, 1).take;
 }
 
 /** Places one client's tokens, replicas and MIG instances into the draft; a reason when it cannot (strict). */
@@ -497,8 +544,12 @@ function replicasUsed(node: GpuNode, draft: Draft, i: number): number {
 function replicaFits(shape: FitShape, client: GpuClient, node: GpuNode, draft: Draft, i: number): boolean {
   const inv = node.inventory;
   const rules = rulesFor(inv);
-  const on: OnGpu[] = [...draft.onGpu(i), { container: client.container, client, replicas: 1, ordinal: 0, visible: 1 }];
-  const t = rules.take(inv, shape, i, on, draft.migAt(i));
+  const mine = draft.onGpu(i);
+  const mig = draft.migAt(i);
+  const t =
+    mine.length === 0 && mig === null
+      ? clientTake(rules, inv, shape, i, client, client.container, 1, 0, 1)
+      : rules.take(inv, shape, i, [...mine, { container: client.container, client, replicas: 1, ordinal: 0, visible: 1 }], mig);
   return t.refusal === null && rules.admit(node, t.take, node.gpus[i]).length === 0;
 }
 

@@ -4,7 +4,7 @@
 // a reason that says so and names the pods.
 
 import type { NodeInventory, Reason } from '../model/types.js';
-import { addReason, NO_REASONS } from './mode.js';
+import { addReason } from './mode.js';
 import { reasons } from './reason.js';
 import { planOf, type FitShape } from './shape.js';
 import { podsOnGpu, type GpuNode } from './usage.js';
@@ -117,11 +117,11 @@ function checkRequest(node: GpuNode, exclusive: boolean, resource: string, count
   return shortage(node, exclusive, resource, count, perGpu, from, to, profile);
 }
 
-/** Node-level checks of the pod's effective request per resource; empty when every one fits. */
-export function checkRequests(node: GpuNode, shape: FitShape): readonly Reason[] {
+/** Node-level checks of the pod's effective request per resource: null when every one fits, else a new array of the reasons. */
+export function checkRequests(node: GpuNode, shape: FitShape): Reason[] | null {
   const exclusive = shape.isolation === 'exclusive';
   const { resources, counts } = planOf(shape);
   let out: Reason[] | null = null;
   for (let k = 0; k < resources.length; k++) out = addReason(out, checkRequest(node, exclusive, resources[k], counts[k]));
-  return out ?? NO_REASONS;
+  return out;
 }

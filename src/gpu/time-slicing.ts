@@ -22,16 +22,17 @@ import {
   type OnGpu,
   type PodTake,
 } from './mode.js';
+import type { GpuKind } from './kind.js';
 import { reasons } from './reason.js';
 import { declaredMemory, usesMpsEnv, type FitShape } from './shape.js';
 import type { GpuNode, GpuUsage } from './usage.js';
 
-function capacity(inv: NodeInventory, gpu: number): Capacity {
+function capacity(inv: GpuKind, gpu: number): Capacity {
   // Threads are not a limit here; the compute share is kept for the scorers (a replica's share).
   return { replicas: inv.gpus[gpu]?.replicas ?? 0, memoryBytes: usableMemory(inv, gpu), threadMilli: 1000, clients: 0, mig: NO_MIG };
 }
 
-function take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnGpu[]): PodTake {
+function take(inv: GpuKind, shape: FitShape, gpu: number, on: readonly OnGpu[]): PodTake {
   const cap = capacity(inv, gpu);
   let replicas = 0;
   for (const o of on) replicas += o.replicas;

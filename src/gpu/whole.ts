@@ -2,15 +2,16 @@
 
 import type { GpuTake, NodeInventory, Reason } from '../model/types.js';
 import { addReason, admitExclusivity, admitReplicas, freeFromUsed, NO_MIG, NO_NOTES, NO_REASONS, usableMemory, usedShare, type Capacity, type GpuFree, type ModeRules, type Note, type OnGpu, type PodTake } from './mode.js';
+import type { GpuKind } from './kind.js';
 import { reasons } from './reason.js';
 import { declaredMemory, usesMpsEnv, type FitShape } from './shape.js';
 import type { GpuNode, GpuUsage } from './usage.js';
 
-function capacity(inv: NodeInventory, gpu: number): Capacity {
+function capacity(inv: GpuKind, gpu: number): Capacity {
   return { replicas: inv.gpus[gpu]?.replicas ?? 0, memoryBytes: usableMemory(inv, gpu), threadMilli: 1000, clients: 0, mig: NO_MIG };
 }
 
-function take(inv: NodeInventory, shape: FitShape, gpu: number, on: readonly OnGpu[]): PodTake {
+function take(inv: GpuKind, shape: FitShape, gpu: number, on: readonly OnGpu[]): PodTake {
   let replicas = 0;
   for (const o of on) replicas += o.replicas;
   const cap = capacity(inv, gpu);

@@ -1,0 +1,78 @@
+// A node's GPU kind: the part of its inventory the per-mode take rules read (what a pod takes on a
+// GPU: ModeRules.take), without what makes the node itself (name, labels, tier, CPU, problems).
+// What a pod takes on GPU i of one node is what it takes on GPU i of every node of the same kind —
+// whatever the nodes already hold, which only decides admit. fit (place.ts) keeps the last take per
+// GPU list and GPU: a filter over thousands of nodes of a few kinds computes a never-seen shape's
+// takes a few times instead of once per node.
+//
+// The take rules are typed to receive a GpuKind, so a rule that read a field outside KIND_FIELDS
+// would not compile, and sameKind compares exactly those fields: the memo's key covers everything
+// its computation reads.
+
+import type { NodeInventory } from '../model/types.js';
+
+/** The inventory fields a kind is made of (and the only ones ModeRules.take may read). */
+export const KIND_FIELDS = [
+  'model',
+  'mode',
+  'migStrategy',
+  'gpus',
+  'resource',
+  'perGpuResources',
+  'migProfiles',
+  'memoryBytes',
+  'memorySource',
+  'mpsDaemonLimits',
+  'reservedMemoryBytes',
+  'computeOvercommit',
+  'mpsMaxClients',
+  'placement',
+] as const satisfies readonly (keyof NodeInventory)[];
+
+export type GpuKind = Readonly<Pick<NodeInventory, (typeof KIND_FIELDS)[number]>>;
+
+/**
+ * Do two nodes have the same kind: every KIND_FIELDS value the same (by identity: GPU lists and MIG
+ * profiles are shared by nodes built alike)? Field by field (a loop over the names would be a
+ * generic keyed load each, slower than the take it saves); COMPARED below keeps the list complete.
+ */
+export function sameKind(a: GpuKind, b: GpuKind): boolean {
+  return (
+    a === b ||
+    (a.gpus === b.gpus &&
+      a.mode === b.mode &&
+      a.resource === b.resource &&
+      a.perGpuResources === b.perGpuResources &&
+      a.migProfiles === b.migProfiles &&
+      a.mpsDaemonLimits === b.mpsDaemonLimits &&
+      a.reservedMemoryBytes === b.reservedMemoryBytes &&
+      a.computeOvercommit === b.computeOvercommit &&
+      a.mpsMaxClients === b.mpsMaxClients &&
+      a.memoryBytes === b.memoryBytes &&
+      a.memorySource === b.memorySource &&
+      a.model === b.model &&
+      a.migStrategy === b.migStrategy &&
+      a.placement === b.placement)
+  );
+}
+
+/** The fields sameKind compares. Compile-time guard: a field added to KIND_FIELDS but not here (or here but not there) fails. */
+const COMPARED = [
+  'gpus',
+  'mode',
+  'resource',
+  'perGpuResources',
+  'migProfiles',
+  'mpsDaemonLimits',
+  'reservedMemoryBytes',
+  'computeOvercommit',
+  'mpsMaxClients',
+  'memoryBytes',
+  'memorySource',
+  'model',
+  'migStrategy',
+  'placement',
+] as const satisfies readonly (typeof KIND_FIELDS)[number][];
+type Uncompared = Exclude<(typeof KIND_FIELDS)[number], (typeof COMPARED)[number]>;
+const everyFieldCompared: [Uncompared] extends [never] ? true : Uncompared = true;
+void everyFieldCompared;

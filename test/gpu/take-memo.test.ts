@@ -1,0 +1,83 @@
+// fit keeps the last take per GPU list and GPU (place.ts, gpu/kind.ts): nodes of one kind share
+// the take, and two nodes that share a GPU list but differ in any other field the take rules read
+// never get each other's.
+import { describe, expect, it } from 'vitest';
+import { fit, bestFitChooser, type FitResult } from '../../src/gpu/place.js';
+import { KIND_FIELDS, sameKind } from '../../src/gpu/kind.js';
+import type { NodeInventory, PodDemand } from '../../src/model/types.js';
+import { Ledger, type NodeLedger } from '../../src/state/ledger.js';
+import { GiB, mpsPod, node } from '../helpers/make.js';
+
+function ledgerOf(invs: NodeInventory[]): NodeLedger[] {
+  const ledger = new Ledger();
+  for (const inv of invs) ledger.setNode(inv);
+  return invs.map((inv) => ledger.nodes.get(inv.name)!);
+}
+
+function fitOn(d: PodDemand, n: NodeLedger): FitResult {
+  return fit(d, n, { chooser: bestFitChooser });
+}
+
+const base = node({ name: 'a', mode: 'mps', gpus: 2, memoryBytes: 40 * GiB, replicas: 4, mpsDaemonLimits: true });
+/** A node sharing base's GPU list (as parsed nodes built alike do) with `change` applied. */
+const alike = (name: string, change: Partial<NodeInventory> = {}): NodeInventory => ({ ...base, name, ...change });
+
+describe('the take memo', () => {
+  it('nodes of one kind share one take object', () => {
+    const [a, b] = ledgerOf([base, alike('b')]);
+    const d = mpsPod(8, 20);
+    const ra = fitOn(d, a);
+    const rb = fitOn(d, b);
+    expect(ra.fits && rb.fits).toBe(true);
+    if (!ra.fits || !rb.fits) return;
+    expect(rb.takes[0]).toBe(ra.takes[0]);
+    expect(ra.takes[0]).toMatchObject({ memoryBytes: 8 * GiB, threadMilli: 200, replicas: 1 });
+  });
+
+  it('a node sharing the GPU list but not the rest of the kind gets its own take, in any order', () => {
+    // 10 GiB per replica with daemon limits: a 12 GiB pod on one replica is refused there;
+    // without daemon limits it fits. Reserved memory makes a 36 GiB pod too big for the GPU.
+    const d = mpsPod(12, 20);
+    const big = mpsPod(36, 20);
+    const [a, noDaemon, reserved, overcommit] = ledgerOf([base, alike('n', { mpsDaemonLimits: false }), alike('r', { reservedMemoryBytes: 8 * GiB }), alike('o', { computeOvercommit: 2 })]);
+    for (let round = 0; round < 2; round++) {
+      const ra = fitOn(d, a);
+      expect(ra.fits ? 'fits' : ra.reasons[0].code).toBe('token-memory');
+      const rn = fitOn(d, noDaemon);
+      expect(rn.fits).toBe(true);
+      expect(fitOn(big, noDaemon).fits).toBe(true);
+      const rr = fitOn(big, reserved);
+      expect(rr.fits ? 'fits' : rr.reasons[0].code).toBe('gpu-too-small');
+      // Overcommit changes capacity (admit), not the take: the take is shared and the answers differ where usage decides.
+      const small = mpsPod(1, 100);
+      const ro = fitOn(small, overcommit);
+      const rs = fitOn(small, a);
+      expect(ro.fits && rs.fits).toBe(true);
+    }
+  });
+
+  it('sameKind compares every kind field', () => {
+    const values: Record<string, unknown> = {
+      model: 'other',
+      mode: 'time-slicing',
+      migStrategy: 'single',
+      gpus: [...base.gpus],
+      resource: 'nvidia.com/gpu.shared',
+      perGpuResources: true,
+      migProfiles: new Map(),
+      memoryBytes: 1,
+      memorySource: 'default',
+      mpsDaemonLimits: false,
+      reservedMemoryBytes: 1,
+      computeOvercommit: 3,
+      mpsMaxClients: 1,
+      placement: 'packed',
+    };
+    expect(Object.keys(values).sort()).toEqual([...KIND_FIELDS].sort());
+    for (const f of KIND_FIELDS) {
+      expect(sameKind(base, alike('x', { [f]: values[f] } as Partial<NodeInventory>)), f).toBe(false);
+    }
+    // What is not part of the kind does not matter.
+    expect(sameKind(base, alike('x', { tier: 'large', cpuMilli: 64_000, labels: { a: 'b' } }))).toBe(true);
+  });
+});
