@@ -196,12 +196,11 @@ function release(d: Draft): void {
   spare = d;
 }
 
-/** The last take computed per GPU of a kind: whose it was (shape, client, its replicas there and how it sees the GPU) and what it was. */
+/** The last take computed per GPU of a kind: whose it was (shape, client — its container with it —, its replicas there and how it sees the GPU) and what it was. */
 interface TakeMemo {
   kind: GpuKind;
   shape: FitShape;
   client: GpuClient;
-  container: string;
   replicas: number;
   ordinal: number;
   visible: number;
@@ -219,18 +218,18 @@ interface TakeMemo {
 const lastTakes = new Map<GpuKind['gpus'], (TakeMemo | undefined)[]>();
 
 /** The take of `client` alone on GPU `gpu` of the kind (`replicas` there, seen as device `ordinal` of `visible`), computed or as last computed. */
-function clientTake(rules: ModeRules, kind: GpuKind, shape: FitShape, gpu: number, client: GpuClient, container: string, replicas: number, ordinal: number, visible: number): PodTake {
+function clientTake(rules: ModeRules, kind: GpuKind, shape: FitShape, gpu: number, client: GpuClient, replicas: number, ordinal: number, visible: number): PodTake {
   let byGpu = lastTakes.get(kind.gpus);
   if (byGpu === undefined) {
     if (lastTakes.size >= 256) lastTakes.clear();
     lastTakes.set(kind.gpus, (byGpu = []));
   }
   const m = byGpu[gpu];
-  if (m !== undefined && m.shape === shape && m.client === client && m.container === container && m.replicas === replicas && m.ordinal === ordinal && m.visible === visible && sameKind(m.kind, kind)) {
+  if (m !== undefined && m.shape === shape && m.client === client && m.replicas === replicas && m.ordinal === ordinal && m.visible === visible && sameKind(m.kind, kind)) {
     return m.take;
   }
-  const take = rules.take(kind, shape, gpu, [{ container, client, replicas, ordinal, visible }], null);
-  if (gpu < 64) byGpu[gpu] = { kind, shape, client, container, replicas, ordinal, visible, take };
+  const take = rules.take(kind, shape, gpu, [{ container: client.container, client, replicas, ordinal, visible }], null);
+  if (gpu < 64) byGpu[gpu] = { kind, shape, client, replicas, ordinal, visible, take };
   return take;
 }
 
@@ -238,7 +237,7 @@ function clientTake(rules: ModeRules, kind: GpuKind, shape: FitShape, gpu: numbe
 function takeOn(rules: ModeRules, kind: GpuKind, shape: FitShape, gpu: number, on: readonly OnGpu[], mig: ReadonlyMap<string, number> | null): PodTake {
   if (mig !== null || on.length !== 1) return rules.take(kind, shape, gpu, on, mig);
   const o = on[0];
-  return clientTake(rules, kind, shape, gpu, o.client, o.container, o.replicas, o.ordinal, o.visible);
+  return clientTake(rules, kind, shape, gpu, o.client, o.replicas, o.ordinal, o.visible);
 }
 
 /**
@@ -397,7 +396,7 @@ export function capToGpu(inv: NodeInventory, gpu: number, t: GpuTake): GpuTake {
 /** The take of one replica of `client` on GPU `gpu` alone (what a chooser weighs per candidate). */
 export function replicaTake(shape: FitShape, client: GpuClient, node: GpuNode, gpu: number): GpuTake {
   const inv = node.inventory;
-  return clientTake(rulesFor(inv), inv, shape, gpu, client, client.container, 1, 0, 1).take;
+  return clientTake(rulesFor(inv), inv, shape, gpu, client, 1, 0, 1).take;
 }
 
 /** Places one client's tokens, replicas and MIG instances into the draft; a reason when it cannot (strict). */
@@ -548,7 +547,7 @@ function replicaFits(shape: FitShape, client: GpuClient, node: GpuNode, draft: D
   const mig = draft.migAt(i);
   const t =
     mine.length === 0 && mig === null
-      ? clientTake(rules, inv, shape, i, client, client.container, 1, 0, 1)
+      ? clientTake(rules, inv, shape, i, client, 1, 0, 1)
       : rules.take(inv, shape, i, [...mine, { container: client.container, client, replicas: 1, ordinal: 0, visible: 1 }], mig);
   return t.refusal === null && rules.admit(node, t.take, node.gpus[i]).length === 0;
 }

@@ -39,7 +39,7 @@ describe('the take memo', () => {
     // without daemon limits it fits. Reserved memory makes a 36 GiB pod too big for the GPU.
     const d = mpsPod(12, 20);
     const big = mpsPod(36, 20);
-    const [a, noDaemon, reserved, overcommit] = ledgerOf([base, alike('n', { mpsDaemonLimits: false }), alike('r', { reservedMemoryBytes: 8 * GiB }), alike('o', { computeOvercommit: 2 })]);
+    const [a, noDaemon, reserved] = ledgerOf([base, alike('n', { mpsDaemonLimits: false }), alike('r', { reservedMemoryBytes: 8 * GiB })]);
     for (let round = 0; round < 2; round++) {
       const ra = fitOn(d, a);
       expect(ra.fits ? 'fits' : ra.reasons[0].code).toBe('token-memory');
@@ -48,12 +48,24 @@ describe('the take memo', () => {
       expect(fitOn(big, noDaemon).fits).toBe(true);
       const rr = fitOn(big, reserved);
       expect(rr.fits ? 'fits' : rr.reasons[0].code).toBe('gpu-too-small');
-      // Overcommit changes capacity (admit), not the take: the take is shared and the answers differ where usage decides.
-      const small = mpsPod(1, 100);
-      const ro = fitOn(small, overcommit);
-      const rs = fitOn(small, a);
-      expect(ro.fits && rs.fits).toBe(true);
     }
+    // Overcommit decides admit, not the take: with 60 % of the threads in use a second 60 % pod
+    // fits only on the node that allows 200 %, though both nodes give it the same take.
+    const one = node({ name: 'p', mode: 'mps', gpus: 1, memoryBytes: 40 * GiB, replicas: 4 });
+    const ledger = new Ledger();
+    ledger.setNode(one);
+    ledger.setNode({ ...one, name: 't', computeOvercommit: 2 });
+    const threads = mpsPod(1, 60);
+    for (const name of ['p', 't']) {
+      const first = fitOn(threads, ledger.nodes.get(name)!);
+      if (!first.fits) throw new Error(`the first pod must fit on ${name}`);
+      ledger.put({ uid: `first-${name}`, namespace: 'd', name: `first-${name}`, node: name, takes: first.takes, state: 'bound', expiresAt: Infinity });
+    }
+    const rp = fitOn(threads, ledger.nodes.get('p')!);
+    const rt = fitOn(threads, ledger.nodes.get('t')!);
+    expect(rp.fits ? 'fits' : rp.reasons.map((r) => r.code)).toEqual(['mps-threads']);
+    if (!rt.fits) throw new Error('the second pod must fit where threads may sum to 200 %');
+    expect(rt.takes[0].threadMilli).toBe(600);
   });
 
   it('sameKind compares every kind field', () => {
