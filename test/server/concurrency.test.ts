@@ -76,7 +76,10 @@ describe('concurrent filter and bind', () => {
       const [b1, b2] = await Promise.all([post(`${s.url}/bind`, args), post(`${s.url}/bind`, args)]);
       const e1 = (b1.json as { Error: string }).Error;
       const e2 = (b2.json as { Error: string }).Error;
-      expect(e1).toBe(e2);
+      // Idempotent: the bind and its retry both succeed or are both refused. Other pods' binds may
+      // run between the two, so two refusals can name different limits (the room only shrinks here).
+      expect(e1 === '').toBe(e2 === '');
+      if (e1 !== '') for (const e of [e1, e2]) expect(e).toContain(`cannot bind c/${p.metadata.name} to ${target}:`);
       if (e1 === '') bound++;
       else refused++; // a concurrent bind took the room after this pod's filter: refused, never overcommitted
       for (const n of s.state.ledger.nodes.values()) assertNotOvercommitted(n);
