@@ -233,7 +233,7 @@ function clientTake(rules: ModeRules, kind: GpuKind, shape: FitShape, gpu: numbe
   return take;
 }
 
-/** The pod's take on one GPU (its clients there, `on`, or its MIG instances): one client's from the memo above. */
+/** The pod's take on one GPU (its clients there, `on`, or its MIG instances): one client's from the memo above. Every take fit, account and the replica check compute comes through here. */
 function takeOn(rules: ModeRules, kind: GpuKind, shape: FitShape, gpu: number, on: readonly OnGpu[], mig: ReadonlyMap<string, number> | null): PodTake {
   if (mig !== null || on.length !== 1) return rules.take(kind, shape, gpu, on, mig);
   const o = on[0];
@@ -371,7 +371,7 @@ export function account(shape: FitShape, node: GpuNode, pinned: readonly number[
     const takes: GpuTake[] = [];
     for (let gpu = 0; gpu < draft.gpuCount; gpu++) {
       if (!draft.uses(gpu)) continue;
-      takes.push(capToGpu(inv, gpu, rules.take(inv, shape, gpu, draft.onGpu(gpu), draft.migAt(gpu)).take));
+      takes.push(capToGpu(inv, gpu, takeOn(rules, inv, shape, gpu, draft.onGpu(gpu), draft.migAt(gpu)).take));
     }
     return { takes, sequence: draft.sequence() };
   } finally {
@@ -539,16 +539,24 @@ function replicasUsed(node: GpuNode, draft: Draft, i: number): number {
   return node.gpus[i].replicas + draft.replicasOn(i);
 }
 
+/**
+ * One replica of `client` as the only one on a GPU, in one reused list (replicaFits runs per
+ * candidate GPU of every candidate node; takeOn reads the entry and keeps neither).
+ */
+const lone: OnGpu[] = [{ container: '', client: null as unknown as GpuClient, replicas: 1, ordinal: 0, visible: 1 }];
+function alone(client: GpuClient): readonly OnGpu[] {
+  const o = lone[0];
+  o.container = client.container;
+  o.client = client;
+  return lone;
+}
+
 /** Would one more replica of this client, on top of what the pod already has there, fit GPU i? */
 function replicaFits(shape: FitShape, client: GpuClient, node: GpuNode, draft: Draft, i: number): boolean {
   const inv = node.inventory;
   const rules = rulesFor(inv);
   const mine = draft.onGpu(i);
-  const mig = draft.migAt(i);
-  const t =
-    mine.length === 0 && mig === null
-      ? clientTake(rules, inv, shape, i, client, 1, 0, 1)
-      : rules.take(inv, shape, i, [...mine, { container: client.container, client, replicas: 1, ordinal: 0, visible: 1 }], mig);
+  const t = takeOn(rules, inv, shape, i, mine.length === 0 ? alone(client) : [...mine, { container: client.container, client, replicas: 1, ordinal: 0, visible: 1 }], draft.migAt(i));
   return t.refusal === null && rules.admit(node, t.take, node.gpus[i]).length === 0;
 }
 
