@@ -539,24 +539,13 @@ function replicasUsed(node: GpuNode, draft: Draft, i: number): number {
   return node.gpus[i].replicas + draft.replicasOn(i);
 }
 
-/**
- * One replica of `client` as the only one on a GPU, in one reused list (replicaFits runs per
- * candidate GPU of every candidate node; takeOn reads the entry and keeps neither).
- */
-const lone: OnGpu[] = [{ container: '', client: null as unknown as GpuClient, replicas: 1, ordinal: 0, visible: 1 }];
-function alone(client: GpuClient): readonly OnGpu[] {
-  const o = lone[0];
-  o.container = client.container;
-  o.client = client;
-  return lone;
-}
-
 /** Would one more replica of this client, on top of what the pod already has there, fit GPU i? */
 function replicaFits(shape: FitShape, client: GpuClient, node: GpuNode, draft: Draft, i: number): boolean {
   const inv = node.inventory;
   const rules = rulesFor(inv);
+  const one: OnGpu = { container: client.container, client, replicas: 1, ordinal: 0, visible: 1 };
   const mine = draft.onGpu(i);
-  const t = takeOn(rules, inv, shape, i, mine.length === 0 ? alone(client) : [...mine, { container: client.container, client, replicas: 1, ordinal: 0, visible: 1 }], draft.migAt(i));
+  const t = takeOn(rules, inv, shape, i, mine.length === 0 ? [one] : [...mine, one], draft.migAt(i));
   return t.refusal === null && rules.admit(node, t.take, node.gpus[i]).length === 0;
 }
 
