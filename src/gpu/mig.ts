@@ -66,7 +66,7 @@ const ENV_IGNORED: readonly Note[] = Object.freeze([
   Object.freeze({ code: 'env-ignored', message: 'CUDA_MPS_* env has no effect on a MIG node: only MPS enforces it (the largest memory entry is taken as the pod\'s declared memory)' } as const),
 ]);
 
-function podNotes(_inv: NodeInventory, shape: FitShape): readonly Note[] {
+function podNotes(_kind: GpuKind, shape: FitShape): readonly Note[] {
   return usesMpsEnv(shape) ? ENV_IGNORED : NO_NOTES;
 }
 

@@ -73,8 +73,8 @@ export interface ModeRules {
   /** Capacity reasons for adding `take` to `u` (empty = it fits). */
   admit(node: GpuNode, take: GpuTake, u: GpuUsage): readonly Reason[];
   free(inv: NodeInventory, gpu: number, u: GpuUsage): GpuFree;
-  /** Notes about the pod on this node as a whole. */
-  podNotes(inv: NodeInventory, shape: FitShape): readonly Note[];
+  /** Notes about the pod on this node as a whole. Reads only the node's kind, as take does. */
+  podNotes(kind: GpuKind, shape: FitShape): readonly Note[];
 }
 
 // Shared empty answers: fit runs once per candidate node, and most answers have no notes and

@@ -162,10 +162,10 @@ function free(inv: NodeInventory, gpu: number, u: GpuUsage): GpuFree {
   return sharedFree(capacity(inv, gpu), u, LIMITS);
 }
 
-function podNotes(inv: NodeInventory, shape: FitShape): readonly Note[] {
+function podNotes(kind: GpuKind, shape: FitShape): readonly Note[] {
   let out: Note[] | null = null;
   if (shape.declaredMemoryBytes === null && !usesMpsEnv(shape)) {
-    const per = memoryPerReplica(inv, 0);
+    const per = memoryPerReplica(kind, 0);
     (out ??= []).push({
       code: 'memory-undeclared',
       message: `pod declares no GPU memory: it is accounted at its replicas' share (${formatBytes(per)} per replica); set CUDA_MPS_PINNED_DEVICE_MEM_LIMIT or gpu-ledger.io/gpu-memory`,

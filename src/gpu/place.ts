@@ -17,7 +17,7 @@ import type { ModeRules, Note, OnGpu, PodTake } from './mode.js';
 import { rulesFor } from './modes.js';
 import { NO_GPU, reasons } from './reason.js';
 import { checkRequests, profileFor, replicasAreMigDevices } from './resources.js';
-import type { FitShape } from './shape.js';
+import { planOf, type FitShape } from './shape.js';
 import { podsOnGpu, type GpuNode } from './usage.js';
 
 /** Picks one GPU among candidates (each has room for one more replica/instance of this client). */
@@ -267,6 +267,8 @@ export function fit(shape: FitShape, node: GpuNode, options: FitOptions): FitRes
   }
   const requestReasons = checkRequests(node, shape);
   if (requestReasons !== null) return { fits: false, reasons: requestReasons };
+  const one = planOf(shape).oneReplica;
+  if (one !== null && options.pinned == null && inv.placement !== 'extender' && inv.gpus.length <= ONE_GPU.length && !replicasAreMigDevices(inv)) return fitOneReplica(shape, one, node);
 
   const draft = acquire(options.pinned ?? null, inv.gpus.length);
   try {
@@ -286,21 +288,72 @@ function place(shape: FitShape, node: GpuNode, draft: Draft, picker: Picker): Fi
   const rules = rulesFor(inv);
   const takes = new Array<GpuTake>(draft.usedGpus());
   let k = 0;
-  // The pod notes are often a shared constant: copied only when a take adds its own.
   let notes = rules.podNotes(inv, shape);
   let capacityReasons: Reason[] | null = null;
   for (let gpu = 0; gpu < draft.gpuCount; gpu++) {
     if (!draft.uses(gpu)) continue;
     const t = takeOn(rules, inv, shape, gpu, draft.onGpu(gpu), draft.migAt(gpu));
     if (t.refusal) return refuse(t.refusal);
-    // take's notes are its own array: shared as they are when they are the only ones.
-    if (t.notes.length > 0) notes = notes.length === 0 ? t.notes : notes.concat(t.notes);
+    notes = withNotes(notes, t);
     takes[k++] = t.take;
     const admitted = rules.admit(node, t.take, node.gpus[gpu]);
     if (admitted.length > 0) (capacityReasons ??= []).push(...admitted);
   }
   if (capacityReasons !== null) return { fits: false, reasons: capacityReasons };
   return shared(inv, takes, draft.sequence(), notes);
+}
+
+/** The notes so far and a take's: the pod notes are often a shared constant, copied only when a take adds its own (take's notes are its own array: shared as they are when they are the only ones). */
+function withNotes(notes: readonly Note[], t: PodTake): readonly Note[] {
+  return t.notes.length === 0 ? notes : notes.length === 0 ? t.notes : notes.concat(t.notes);
+}
+
+/**
+ * A one-replica pod (FitPlan.oneReplica) on a node whose device plugin picks the GPU: everything
+ * place() would compute that depends only on the pod and the node's kind, per GPU — the take of
+ * the replica there (seen as device 0 of 1), and the answer when that GPU is picked and admits it
+ * (the refusal, or the fitting answer with its notes). Computed on first use per GPU, with the
+ * mode's take and podNotes rules (both read only the kind), and shared by every node of the kind:
+ * what is left per node is the node-level checks, the device plugin's pick and admit.
+ */
+interface OneReplicaPlan {
+  readonly kind: GpuKind;
+  readonly shape: FitShape;
+  readonly takes: (PodTake | undefined)[];
+  readonly answers: (FitResult | undefined)[];
+}
+
+/** The plan per GPU list (NodeInventory.gpus, shared by nodes built alike), for the last shape asked about there. Bounded: cleared past 256 GPU lists. */
+const plans = new Map<GpuKind['gpus'], OneReplicaPlan>();
+
+function planFor(shape: FitShape, kind: GpuKind): OneReplicaPlan {
+  const p = plans.get(kind.gpus);
+  if (p !== undefined && p.shape === shape && sameKind(p.kind, kind)) return p;
+  if (p === undefined && plans.size >= 256) plans.clear();
+  const fresh: OneReplicaPlan = { kind, shape, takes: [], answers: [] };
+  plans.set(kind.gpus, fresh);
+  return fresh;
+}
+
+/** The empty draft the one-replica path picks with: nothing of the pod is placed yet (never written). */
+const NOTHING_PLACED = new Draft().reset(null, ONE_GPU.length);
+
+/** fit() of a one-replica pod after the node-level checks: what place() decides for it, from the kind's plan. */
+function fitOneReplica(shape: FitShape, client: GpuClient, node: GpuNode): FitResult {
+  const inv = node.inventory;
+  const gpu = devicePluginPick(node, NOTHING_PLACED, shape.isolation === 'exclusive', true);
+  if (gpu === null) return refuse(replicaFailure(shape, node, 1, 0));
+  const rules = rulesFor(inv);
+  const plan = planFor(shape, inv);
+  let t = plan.takes[gpu];
+  let answer = plan.answers[gpu];
+  if (t === undefined || answer === undefined) {
+    t = plan.takes[gpu] = clientTake(rules, inv, shape, gpu, client, 1, 0, 1);
+    answer = plan.answers[gpu] = t.refusal ? refuse(t.refusal) : { fits: true, takes: [t.take], sequence: ONE_GPU[gpu], notes: withNotes(rules.podNotes(inv, shape), t) };
+  }
+  if (!answer.fits) return answer;
+  const admitted = rules.admit(node, t.take, node.gpus[gpu]);
+  return admitted.length > 0 ? { fits: false, reasons: [...admitted] } : answer;
 }
 
 /**
@@ -488,22 +541,7 @@ function chooseReplicaGpu(shape: FitShape, client: GpuClient, node: GpuNode, dra
   const inv = node.inventory;
   const exclusive = shape.isolation === 'exclusive';
   const n = inv.gpus.length;
-  const placement = inv.placement;
-  if (placement !== 'extender') {
-    // The NVIDIA device plugin picks: `distributed` (its default) the GPU with the fewest replicas
-    // allocated, `packed` the most; lowest index on ties. No candidate list is built for these.
-    const distributed = placement === 'distributed';
-    let best = -1;
-    for (let i = 0; i < n; i++) {
-      if (!hasRoom(node, draft, exclusive, i)) continue;
-      if (best < 0 || (distributed ? replicasUsed(node, draft, i) < replicasUsed(node, draft, best) : replicasUsed(node, draft, i) > replicasUsed(node, draft, best))) best = i;
-    }
-    if (best >= 0 || picker.strict) return best >= 0 ? best : null;
-    // Accounting a pod that runs regardless: it is somewhere; the policy's choice is the best guess.
-    best = 0;
-    for (let i = 1; i < n; i++) if (distributed ? replicasUsed(node, draft, i) < replicasUsed(node, draft, best) : replicasUsed(node, draft, i) > replicasUsed(node, draft, best)) best = i;
-    return best;
-  }
+  if (inv.placement !== 'extender') return devicePluginPick(node, draft, exclusive, picker.strict);
   const candidates: number[] = [];
   for (let i = 0; i < n; i++) if (hasRoom(node, draft, exclusive, i)) candidates.push(i);
   if (candidates.length === 0) {
@@ -524,6 +562,26 @@ function chooseReplicaGpu(shape: FitShape, client: GpuClient, node: GpuNode, dra
     if (fitting.length > 0) pool = fitting;
   }
   return picker.chooser(node, pool, shape, client);
+}
+
+/**
+ * The GPU the NVIDIA device plugin gives the next replica: `distributed` (its default) the one with
+ * the fewest replicas allocated, `packed` the most; lowest index on ties; only GPUs with room
+ * (null when none, strict) — accounting a pod that runs regardless, the policy's choice among all
+ * GPUs is the best guess. No candidate list is built.
+ */
+function devicePluginPick(node: GpuNode, draft: Draft, exclusive: boolean, strict: boolean): number | null {
+  const n = node.inventory.gpus.length;
+  const distributed = node.inventory.placement === 'distributed';
+  let best = -1;
+  for (let i = 0; i < n; i++) {
+    if (!hasRoom(node, draft, exclusive, i)) continue;
+    if (best < 0 || (distributed ? replicasUsed(node, draft, i) < replicasUsed(node, draft, best) : replicasUsed(node, draft, i) > replicasUsed(node, draft, best))) best = i;
+  }
+  if (best >= 0 || strict) return best >= 0 ? best : null;
+  best = 0;
+  for (let i = 1; i < n; i++) if (distributed ? replicasUsed(node, draft, i) < replicasUsed(node, draft, best) : replicasUsed(node, draft, i) > replicasUsed(node, draft, best)) best = i;
+  return best;
 }
 
 /** Can GPU i take one more replica of this pod: free replicas, not held exclusively, idle for an exclusive pod. */

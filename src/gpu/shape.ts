@@ -80,6 +80,12 @@ export interface FitPlan {
   readonly counts: readonly number[];
   /** The largest CUDA_MPS_PINNED_DEVICE_MEM_LIMIT entry of any client, null when none sets one. */
   readonly largestEnvMemory: number | null;
+  /**
+   * The pod's one client when the pod is one replica of the node's shared resource and nothing
+   * else (one client, `replicas` 1, no per-GPU tokens, no MIG instances, env entries for device 0
+   * only): most pods. fit answers these from a per-kind plan (place.ts). Null otherwise.
+   */
+  readonly oneReplica: GpuClient | null;
 }
 
 const plans = new WeakMap<FitShape, FitPlan>();
@@ -92,10 +98,18 @@ export function planOf(shape: FitShape): FitPlan {
       for (const v of c.memLimitByOrdinal.values()) max = Math.max(max ?? 0, v);
       for (const v of c.memLimitByUuid.values()) max = Math.max(max ?? 0, v);
     }
-    p = { resources: [...shape.requests.keys()], counts: [...shape.requests.values()], largestEnvMemory: max };
+    p = { resources: [...shape.requests.keys()], counts: [...shape.requests.values()], largestEnvMemory: max, oneReplica: oneReplicaClient(shape) };
     plans.set(shape, p);
   }
   return p;
+}
+
+function oneReplicaClient(shape: FitShape): GpuClient | null {
+  if (shape.clients.length !== 1) return null;
+  const c = shape.clients[0];
+  if (c.replicas !== 1 || c.gpuTokens.size > 0 || c.mig.size > 0) return null;
+  for (const o of c.memLimitByOrdinal.keys()) if (o !== 0) return null;
+  return c;
 }
 
 /** True when a container sets CUDA_MPS_* itself. */

@@ -84,7 +84,7 @@ const NO_ISOLATION: Note = Object.freeze({
 // The four possible answers, shared (podNotes runs for every candidate node).
 const NOTES = [NO_NOTES, Object.freeze([ENV_IGNORED]), Object.freeze([NO_ISOLATION]), Object.freeze([ENV_IGNORED, NO_ISOLATION])] as const;
 
-function podNotes(_inv: NodeInventory, shape: FitShape): readonly Note[] {
+function podNotes(_kind: GpuKind, shape: FitShape): readonly Note[] {
   const env = usesMpsEnv(shape) ? 1 : 0;
   const several = shape.clients.some((c) => c.replicas > 1) ? 2 : 0;
   return NOTES[env + several];

@@ -39,22 +39,52 @@ export interface GpuNode {
   readonly cpuMilli?: number;
 }
 
+/**
+ * A GPU's usage as the ledger and every scratch copy hold it: one class, so every usage has the one
+ * hidden class its constructor makes, whose small-integer fields stay small integers in place (an
+ * object literal shares its hidden class with any other literal of the same property names, and one
+ * fractional value stored into any of them boxes that field in all of them: one more object to
+ * load per GPU the filter reads). Only memoryBytes, past 2^30, is a boxed number.
+ */
+class Usage implements GpuUsage {
+  replicas = 0;
+  memoryBytes = 0;
+  threadMilli = 0;
+  clients = 0;
+  pods = 0;
+  exclusive = 0;
+  mig: ReadonlyMap<string, number> = NO_MIG;
+}
+
 export function emptyUsage(): GpuUsage {
-  return { replicas: 0, memoryBytes: 0, threadMilli: 0, clients: 0, pods: 0, exclusive: 0, mig: NO_MIG };
+  return new Usage();
 }
 
 export function copyUsage(u: GpuUsage): GpuUsage {
-  return { ...u, mig: u.mig.size === 0 ? NO_MIG : new Map(u.mig) };
+  const c = new Usage();
+  c.replicas = u.replicas;
+  c.memoryBytes = u.memoryBytes;
+  c.threadMilli = u.threadMilli;
+  c.clients = u.clients;
+  c.pods = u.pods;
+  c.exclusive = u.exclusive;
+  c.mig = u.mig.size === 0 ? NO_MIG : new Map(u.mig);
+  return c;
 }
 
 /** Adds (sign +1) or removes (sign −1) one take from a GPU's usage. */
 export function applyTake(u: GpuUsage, t: GpuTake, sign: 1 | -1): void {
-  u.replicas += sign * t.replicas;
+  // The counts are integers far below 2^30 (limits.ts: at most MAX_PODS_PER_GPU takes of at most
+  // MAX_REPLICAS_PER_GPU replicas, MAX_COMPUTE_OVERCOMMIT × 1000 threads, MAX_MPS_CLIENTS clients
+  // each), so `| 0` changes no value: it stores them as small integers. A take's numbers may be
+  // boxed (they come from arithmetic on parsed quantities), and a sum with a boxed number is a
+  // boxed number: stored as is, it would box the field in every usage (Usage above).
+  u.replicas = (u.replicas + sign * t.replicas) | 0;
   u.memoryBytes += sign * t.memoryBytes;
-  u.threadMilli += sign * t.threadMilli;
-  u.clients += sign * t.clients;
-  u.pods += sign;
-  if (t.exclusive) u.exclusive += sign;
+  u.threadMilli = (u.threadMilli + sign * t.threadMilli) | 0;
+  u.clients = (u.clients + sign * t.clients) | 0;
+  u.pods = (u.pods + sign) | 0;
+  if (t.exclusive) u.exclusive = (u.exclusive + sign) | 0;
   if (t.mig && t.mig.size > 0) {
     // The GPU's own map from its first instance on (the shared empty one is never written).
     const mig = u.mig === NO_MIG ? new Map<string, number>() : (u.mig as Map<string, number>);

@@ -44,7 +44,7 @@ function free(inv: NodeInventory, gpu: number, u: GpuUsage): GpuFree {
 
 const ENV_IGNORED: readonly Note[] = Object.freeze([Object.freeze({ code: 'env-ignored', message: 'CUDA_MPS_* env has no effect on a GPU without sharing: the pod gets the whole GPU' } as const)]);
 
-function podNotes(_inv: NodeInventory, shape: FitShape): readonly Note[] {
+function podNotes(_kind: GpuKind, shape: FitShape): readonly Note[] {
   return usesMpsEnv(shape) ? ENV_IGNORED : NO_NOTES;
 }
 

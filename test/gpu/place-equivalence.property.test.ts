@@ -8,6 +8,7 @@ import { account, bestFitChooser, fit, type GpuChooser } from '../../src/gpu/pla
 import type { GpuClient, NodeInventory, PodDemand } from '../../src/model/types.js';
 import { fragmentationChooser } from '../../src/prioritize/chooser.js';
 import { Ledger, type NodeLedger } from '../../src/state/ledger.js';
+import { planOf } from '../../src/gpu/shape.js';
 import { client, GiB, node, pod } from '../helpers/make.js';
 import { referenceAccount, referenceFit } from './place-reference.js';
 
@@ -177,6 +178,61 @@ describe('placement equivalence (lean rewrite vs the placement it replaced)', ()
     // The generators must reach the placement, not only the refusals.
     expect(fits / runs).toBeGreaterThan(0.1);
     expect(chosen / runs).toBeGreaterThan(0.05);
+  });
+
+  it('fit: one pod across many nodes sharing a GPU list (answers computed once per kind and reused) decides per node what the reference decides', () => {
+    // fit keeps per GPU list what a one-replica pod takes and is answered on each GPU (place.ts,
+    // OneReplicaPlan): nodes of one kind in different states, and nodes that share the GPU list
+    // but differ in another kind field, must each get their own decision.
+    let asked = 0;
+    let planned = 0;
+    let planFits = 0;
+    const variants = fc.record({
+      name: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'),
+      daemon: fc.boolean(),
+      overcommit: fc.constantFrom(1, 2),
+      clients: fc.constantFrom(2, 48),
+      placement: fc.constantFrom('distributed', 'packed', 'extender'),
+      reservedGiB: fc.constantFrom(0, 2),
+    });
+    const manyArb = nodeArb.chain((inv) =>
+      fc.record({
+        inv: fc.constant(inv),
+        nodes: fc.array(fc.record({ v: variants, running: fc.array(fc.record({ pod: kindFor(inv).chain(podArb), pinned: pinnedArb }), { maxLength: 4 }) }), { minLength: 2, maxLength: 6 }),
+        pods: fc.array(kindFor(inv).chain(podArb), { minLength: 1, maxLength: 3 }),
+      }),
+    );
+    fc.assert(
+      fc.property(manyArb, ({ inv, nodes, pods }) => {
+        // Every node shares inv.gpus (as nodes parsed alike do); some differ in another kind field.
+        const ledgers = nodes.map(({ v, running }, i) =>
+          ledgerWith(
+            i % 2 === 0
+              ? { ...inv, name: `n${i}` }
+              : { ...inv, name: `n${i}`, mpsDaemonLimits: v.daemon, computeOvercommit: v.overcommit, mpsMaxClients: v.clients, placement: v.placement as NodeInventory['placement'], reservedMemoryBytes: v.reservedGiB * GiB },
+            running,
+          ),
+        );
+        for (const p of pods) {
+          for (const n of ledgers) {
+            const got = fit(p, n, { chooser: bestFitChooser });
+            const want = referenceFit(p, n, { chooser: bestFitChooser });
+            expect(got).toEqual(want);
+            if (got.fits && want.fits) expect(got.notes.map((x) => x.message)).toEqual(want.notes.map((x) => x.message));
+            asked++;
+            if (planOf(p).oneReplica !== null && n.inventory.placement !== 'extender' && n.inventory.problems.length === 0) {
+              planned++;
+              if (want.fits) planFits++;
+            }
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
+    // The one-replica answers are reached, fitting and not.
+    expect(planned / asked).toBeGreaterThan(0.1);
+    expect(planFits / planned).toBeGreaterThan(0.1);
+    expect(planFits).toBeLessThan(planned);
   });
 
   it('account: the same takes and sequence for running pods', () => {
