@@ -1,5 +1,7 @@
-// A node's GPU kind: the part of its inventory the per-mode take rules read (what a pod takes on a
-// GPU: ModeRules.take), without what makes the node itself (name, labels, tier, CPU, problems).
+// A node's GPU kind: the part of its inventory the per-mode take and podNotes rules read (what a pod
+// takes on a GPU: ModeRules.take), and nothing else — not what makes the node itself (name, labels,
+// tier, CPU, problems), nor the inventory facts no take reads (the model, the node-level memory and
+// its source, the MIG strategy, the replica placement): each field here is compared per node.
 // What a pod takes on GPU i of one node is what it takes on GPU i of every node of the same kind —
 // whatever the nodes already hold, which only decides admit. fit (place.ts) keeps the last take per
 // GPU list and GPU: a filter over thousands of nodes of a few kinds computes a never-seen shape's
@@ -11,23 +13,8 @@
 
 import type { NodeInventory } from '../model/types.js';
 
-/** The inventory fields a kind is made of (and the only ones ModeRules.take may read). */
-export const KIND_FIELDS = [
-  'model',
-  'mode',
-  'migStrategy',
-  'gpus',
-  'resource',
-  'perGpuResources',
-  'migProfiles',
-  'memoryBytes',
-  'memorySource',
-  'mpsDaemonLimits',
-  'reservedMemoryBytes',
-  'computeOvercommit',
-  'mpsMaxClients',
-  'placement',
-] as const satisfies readonly (keyof NodeInventory)[];
+/** The inventory fields a kind is made of (and the only ones ModeRules.take and podNotes may read). */
+export const KIND_FIELDS = ['mode', 'gpus', 'resource', 'perGpuResources', 'migProfiles', 'mpsDaemonLimits', 'reservedMemoryBytes', 'computeOvercommit', 'mpsMaxClients'] as const satisfies readonly (keyof NodeInventory)[];
 
 export type GpuKind = Readonly<Pick<NodeInventory, (typeof KIND_FIELDS)[number]>>;
 
@@ -48,11 +35,6 @@ export function sameKind(a: GpuKind, b: GpuKind): boolean {
       a.mpsDaemonLimits === b.mpsDaemonLimits &&
       a.reservedMemoryBytes === b.reservedMemoryBytes &&
       a.computeOvercommit === b.computeOvercommit &&
-      a.mpsMaxClients === b.mpsMaxClients &&
-      a.memoryBytes === b.memoryBytes &&
-      a.memorySource === b.memorySource &&
-      a.model === b.model &&
-      a.migStrategy === b.migStrategy &&
-      a.placement === b.placement)
+      a.mpsMaxClients === b.mpsMaxClients)
   );
 }

@@ -265,10 +265,18 @@ export function fit(shape: FitShape, node: GpuNode, options: FitOptions): FitRes
   for (let i = 0; i < node.gpus.length; i++) {
     if (node.gpus[i].pods >= MAX_PODS_PER_GPU) return refuse(reasons.nodeSaturated(i, node.gpus[i].pods, MAX_PODS_PER_GPU));
   }
+  const plan = planOf(shape);
+  const one = plan.oneReplica;
+  const planned = one !== null && options.pinned == null && inv.placement !== 'extender' && inv.gpus.length <= ONE_GPU.length && !replicasAreMigDevices(inv);
+  // A pod whose one request is one replica of the node's own resource passes the resource check
+  // exactly when the device plugin's pick finds a GPU with room (the check's usable free replicas
+  // are those GPUs' room): the check then runs only for its reasons, when the pick finds none.
+  if (planned && plan.resources.length === 1 && plan.counts[0] === 1 && plan.resources[0] === inv.resource && !inv.perGpuResources && inv.mode !== 'mig') {
+    return fitOneReplica(shape, one, node, false);
+  }
   const requestReasons = checkRequests(node, shape);
   if (requestReasons !== null) return { fits: false, reasons: requestReasons };
-  const one = planOf(shape).oneReplica;
-  if (one !== null && options.pinned == null && inv.placement !== 'extender' && inv.gpus.length <= ONE_GPU.length && !replicasAreMigDevices(inv)) return fitOneReplica(shape, one, node);
+  if (planned) return fitOneReplica(shape, one, node, true);
 
   const draft = acquire(options.pinned ?? null, inv.gpus.length);
   try {
@@ -338,11 +346,14 @@ function planFor(shape: FitShape, kind: GpuKind): OneReplicaPlan {
 /** The empty draft the one-replica path picks with: nothing of the pod is placed yet (never written). */
 const NOTHING_PLACED = new Draft().reset(null, ONE_GPU.length);
 
-/** fit() of a one-replica pod after the node-level checks: what place() decides for it, from the kind's plan. */
-function fitOneReplica(shape: FitShape, client: GpuClient, node: GpuNode): FitResult {
+/** fit() of a one-replica pod after the node-level checks (the resource check, unless `requestsChecked` is false: fit's note above), what place() decides for it, from the kind's plan. */
+function fitOneReplica(shape: FitShape, client: GpuClient, node: GpuNode, requestsChecked: boolean): FitResult {
   const inv = node.inventory;
   const gpu = devicePluginPick(node, NOTHING_PLACED, shape.isolation === 'exclusive', true);
-  if (gpu === null) return refuse(replicaFailure(shape, node, 1, 0));
+  if (gpu === null) {
+    const requestReasons = requestsChecked ? null : checkRequests(node, shape);
+    return requestReasons !== null ? { fits: false, reasons: requestReasons } : refuse(replicaFailure(shape, node, 1, 0));
+  }
   const rules = rulesFor(inv);
   const plan = planFor(shape, inv);
   let t = plan.takes[gpu];
