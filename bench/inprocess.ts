@@ -4,6 +4,10 @@
 //   "new pod"   — a new pod object (new UID) of a shape seen before: what a real cluster mostly
 //                 sends (replicas of a Deployment, tiers). Parsed anew; the nodes' memos answer;
 //   "new shape" — a new UID and a shape never seen: every node computes its fit from scratch.
+// And a same-run reference for the last: "reads alone", a loop that only reads per candidate what a
+// one-replica pod's fit must read (the name's node, its inventory, every GPU's usage, the picked
+// GPU's numbers) and decides nothing (no rule, no answer, no memo): the floor the ledger's memory
+// layout leaves on this machine, measured beside the filter so the machine's drift hits both alike.
 
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -35,6 +39,33 @@ export function loadState(nodes: number, podsPerNode: number): { state: ClusterS
   return { state, names: c.names, pods: c.pods.length };
 }
 
+/**
+ * The reference loop (see the header): per name, the reads a one-replica pod's fit makes, nothing
+ * else. Returns a count so the reads cannot be optimised away.
+ */
+export function readsAlone(state: ClusterState, names: readonly string[], memoryBytes: number): number {
+  const nodes = state.ledger.nodes;
+  let sink = 0;
+  for (let k = 0; k < names.length; k++) {
+    const node = nodes.get(names[k]);
+    if (node === undefined) continue;
+    const inv = node.inventory;
+    if (inv.problems.length > 0 || inv.gpus.length === 0) continue;
+    const us = node.gpus;
+    let best = -1;
+    for (let i = 0; i < us.length; i++) {
+      const u = us[i];
+      sink += u.pods;
+      if (u.exclusive > 0 || u.replicas >= inv.gpus[i].replicas) continue;
+      if (best < 0 || u.replicas < us[best].replicas) best = i;
+    }
+    if (best < 0) continue;
+    const u = us[best];
+    if (u.memoryBytes + memoryBytes <= inv.gpus[best].memoryBytes && u.threadMilli < 1000 && u.clients < inv.mpsMaxClients) sink++;
+  }
+  return sink;
+}
+
 export async function benchInProcess(sizes: readonly number[], options: { timeMs: number; podsPerNode: number }): Promise<InProcessRow[]> {
   // The server's garbage-collector setting (src/cli/gc-tuning.ts): this process runs what serve runs.
   tuneGarbageCollector();
@@ -44,6 +75,7 @@ export async function benchInProcess(sizes: readonly number[], options: { timeMs
     const pipeline = new Pipeline(state);
     const samePod = probePod('probe-same');
     let seq = 0;
+    let sink = 0;
     const newPod = () => probePod(`probe-pod-${++seq}`);
     const newShape = () => {
       // A new UID and a new shape (thread % and memory vary) defeats every memo.
@@ -62,6 +94,9 @@ export async function benchInProcess(sizes: readonly number[], options: { timeMs
       .add('filter same pod', () => filter(samePod))
       .add('filter new pod', () => filter(newPod()))
       .add('filter new shape', () => filter(newShape()))
+      .add('reference: reads alone', () => {
+        sink += readsAlone(state, names, (1 + (++seq % 89)) * 100 * 2 ** 20);
+      })
       .add('prioritize same pod', () => {
         pipeline.rank(state.demandOf(samePod), names);
       })
@@ -72,6 +107,7 @@ export async function benchInProcess(sizes: readonly number[], options: { timeMs
         pipeline.rank(state.demandOf(newShape()), names);
       });
     await bench.run();
+    if (sink < 0) throw new Error('unreachable: keeps the reference loop observable');
     for (const t of bench.tasks) {
       const r = t.result;
       if (!r) continue;
