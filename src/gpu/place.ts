@@ -16,7 +16,7 @@ import { sameKind, type GpuKind } from './kind.js';
 import type { ModeRules, Note, OnGpu, PodTake } from './mode.js';
 import { rulesFor } from './modes.js';
 import { NO_GPU, reasons } from './reason.js';
-import { checkRequests, profileFor, replicasAreMigDevices } from './resources.js';
+import { checkRequests, onlyOneReplicaRequest, profileFor, replicasAreMigDevices } from './resources.js';
 import { planOf, type FitShape } from './shape.js';
 import { podsOnGpu, type GpuNode } from './usage.js';
 
@@ -268,12 +268,8 @@ export function fit(shape: FitShape, node: GpuNode, options: FitOptions): FitRes
   const plan = planOf(shape);
   const one = plan.oneReplica;
   const planned = one !== null && options.pinned == null && inv.placement !== 'extender' && inv.gpus.length <= ONE_GPU.length && !replicasAreMigDevices(inv);
-  // A pod whose one request is one replica of the node's own resource passes the resource check
-  // exactly when the device plugin's pick finds a GPU with room (the check's usable free replicas
-  // are those GPUs' room): the check then runs only for its reasons, when the pick finds none.
-  if (planned && plan.resources.length === 1 && plan.counts[0] === 1 && plan.resources[0] === inv.resource && !inv.perGpuResources && inv.mode !== 'mig') {
-    return fitOneReplica(shape, one, node, false);
-  }
+  // The resource check passes exactly when the pick finds a GPU (onlyOneReplicaRequest): it then runs only for its reasons.
+  if (planned && onlyOneReplicaRequest(inv, plan)) return fitOneReplica(shape, one, node, false);
   const requestReasons = checkRequests(node, shape);
   if (requestReasons !== null) return { fits: false, reasons: requestReasons };
   if (planned) return fitOneReplica(shape, one, node, true);

@@ -6,7 +6,7 @@
 import type { NodeInventory, Reason } from '../model/types.js';
 import { addReason } from './mode.js';
 import { reasons } from './reason.js';
-import { planOf, type FitShape } from './shape.js';
+import { planOf, type FitPlan, type FitShape } from './shape.js';
 import { podsOnGpu, type GpuNode } from './usage.js';
 
 const PER_GPU_RE = /^nvidia\.com\/gpu(\d{1,9})$/;
@@ -115,6 +115,20 @@ function checkRequest(node: GpuNode, exclusive: boolean, resource: string, count
   const to = perGpu !== null ? perGpu + 1 : inv.gpus.length;
   if (count <= usableFree(node, exclusive, from, to, profile)) return null;
   return shortage(node, exclusive, resource, count, perGpu, from, to, profile);
+}
+
+/**
+ * Is the pod's one request (`plan`: planOf(shape)) one replica of the node's own replica resource
+ * (no per-GPU token, no MIG profile)? Then checkRequests passes exactly when a GPU the pod may use has a free replica — its
+ * usable free replicas are those GPUs' room (checkRequest: `profile` null, every GPU) — which is
+ * what the device plugin's pick looks for (place.ts runs the check only for its reasons, when the
+ * pick finds no GPU).
+ */
+export function onlyOneReplicaRequest(inv: NodeInventory, plan: FitPlan): boolean {
+  if (plan.resources.length !== 1 || plan.counts[0] !== 1) return false;
+  const resource = plan.resources[0];
+  // inv.resource is a replica resource (nvidia.com/gpu or .shared): offers() reads it as one.
+  return resource === inv.resource && offers(inv, resource, null) && profileFor(inv, resource) === null;
 }
 
 /** Node-level checks of the pod's effective request per resource: null when every one fits, else a new array of the reasons. */

@@ -188,7 +188,6 @@ describe('placement equivalence (lean rewrite vs the placement it replaced)', ()
     let planned = 0;
     let planFits = 0;
     const variants = fc.record({
-      name: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'),
       daemon: fc.boolean(),
       overcommit: fc.constantFrom(1, 2),
       clients: fc.constantFrom(2, 48),
