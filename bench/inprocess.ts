@@ -16,6 +16,7 @@ import { Bench } from 'tinybench';
 import { defaultConfig } from '../src/model/config-types.js';
 import { Pipeline } from '../src/prioritize/pipeline.js';
 import { ClusterState } from '../src/state/cluster-state.js';
+import { gpuExclusive, gpuPods, gpuReplicas, usageOf } from '../src/gpu/usage.js';
 import { generateCluster, probePod } from './cluster-gen.js';
 import { tuneGarbageCollector } from '../src/cli/gc-tuning.js';
 
@@ -51,16 +52,14 @@ export function readsAlone(state: ClusterState, names: readonly string[], memory
     if (node === undefined) continue;
     const inv = node.inventory;
     if (inv.problems.length > 0 || inv.gpus.length === 0) continue;
-    const us = node.gpus;
     let best = -1;
-    for (let i = 0; i < us.length; i++) {
-      const u = us[i];
-      sink += u.pods;
-      if (u.exclusive > 0 || u.replicas >= inv.gpus[i].replicas) continue;
-      if (best < 0 || u.replicas < us[best].replicas) best = i;
+    for (let i = 0; i < inv.gpus.length; i++) {
+      sink += gpuPods(node, i);
+      if (gpuExclusive(node, i) > 0 || gpuReplicas(node, i) >= inv.gpus[i].replicas) continue;
+      if (best < 0 || gpuReplicas(node, i) < gpuReplicas(node, best)) best = i;
     }
     if (best < 0) continue;
-    const u = us[best];
+    const u = usageOf(node, best);
     if (u.memoryBytes + memoryBytes <= inv.gpus[best].memoryBytes && u.threadMilli < 1000 && u.clients < inv.mpsMaxClients) sink++;
   }
   return sink;

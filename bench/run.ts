@@ -224,7 +224,9 @@ async function main(): Promise<void> {
     process.stdout.write(md + '\n');
     const dir = join(repo, 'bench', 'results');
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, `bench-${machine.date}${quick ? '-quick' : ''}.json`);
+    // A partial run is named after what it ran: it never overwrites the day's full run.
+    const partial = values.only === 'inprocess,http,memory,cycle' ? '' : `-${[...only].join('-')}`;
+    const file = join(dir, `bench-${machine.date}${partial}${quick ? '-quick' : ''}.json`);
     const cycle = r.cycle ? { ...r.cycle, runs: r.cycle.runs.map(({ placements: _p, ...rest }) => rest) } : null;
     writeFileSync(file, JSON.stringify({ machine, command, inproc: r.inproc, http: r.http, memory: r.mem, cycle }, null, 2) + '\n');
     process.stderr.write(`wrote ${file}\n`);

@@ -18,7 +18,7 @@ import { rulesFor } from './modes.js';
 import { NO_GPU, reasons } from './reason.js';
 import { checkRequests, onlyOneReplicaRequest, profileFor, replicasAreMigDevices } from './resources.js';
 import { planOf, type FitShape } from './shape.js';
-import { podsOnGpu, type GpuNode } from './usage.js';
+import { gpuExclusive, gpuPods, gpuReplicas, podsOnGpu, usageOf, type GpuNode } from './usage.js';
 
 /** Picks one GPU among candidates (each has room for one more replica/instance of this client). */
 export type GpuChooser = (node: GpuNode, candidates: readonly number[], shape: FitShape, client: GpuClient) => number;
@@ -263,7 +263,7 @@ export function fit(shape: FitShape, node: GpuNode, options: FitOptions): FitRes
   if (inv.problems.length > 0) return refuse(...inv.problems.map(reasons.nodeProblem));
   if (inv.gpus.length === 0) return refuse(NO_GPU);
   for (let i = 0; i < node.gpus.length; i++) {
-    if (node.gpus[i].pods >= MAX_PODS_PER_GPU) return refuse(reasons.nodeSaturated(i, node.gpus[i].pods, MAX_PODS_PER_GPU));
+    if (gpuPods(node, i) >= MAX_PODS_PER_GPU) return refuse(reasons.nodeSaturated(i, gpuPods(node, i), MAX_PODS_PER_GPU));
   }
   const plan = planOf(shape);
   const one = plan.oneReplica;
@@ -359,7 +359,7 @@ function fitOneReplica(shape: FitShape, client: GpuClient, node: GpuNode, reques
     answer = plan.answers[gpu] = t.refusal ? refuse(t.refusal) : { fits: true, takes: [t.take], sequence: ONE_GPU[gpu], notes: withNotes(rules.podNotes(inv, shape), t) };
   }
   if (!answer.fits) return answer;
-  const admitted = rules.admit(node, t.take, node.gpus[gpu]);
+  const admitted = rules.admit(node, t.take, usageOf(node, gpu));
   return admitted.length > 0 ? { fits: false, reasons: [...admitted] } : answer;
 }
 
@@ -593,15 +593,14 @@ function devicePluginPick(node: GpuNode, draft: Draft, exclusive: boolean, stric
 
 /** Can GPU i take one more replica of this pod: free replicas, not held exclusively, idle for an exclusive pod. */
 function hasRoom(node: GpuNode, draft: Draft, exclusive: boolean, i: number): boolean {
-  const u = node.gpus[i];
-  if (u.replicas + draft.replicasOn(i) >= node.inventory.gpus[i].replicas) return false;
-  if (u.exclusive > 0) return false;
-  return !(exclusive && u.pods > 0);
+  if (gpuReplicas(node, i) + draft.replicasOn(i) >= node.inventory.gpus[i].replicas) return false;
+  if (gpuExclusive(node, i) > 0) return false;
+  return !(exclusive && gpuPods(node, i) > 0);
 }
 
 /** Replicas on GPU i: the node's and the draft's. */
 function replicasUsed(node: GpuNode, draft: Draft, i: number): number {
-  return node.gpus[i].replicas + draft.replicasOn(i);
+  return gpuReplicas(node, i) + draft.replicasOn(i);
 }
 
 /** Would one more replica of this client, on top of what the pod already has there, fit GPU i? */

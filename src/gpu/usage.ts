@@ -33,35 +33,114 @@ export interface PodOnNode {
 export interface GpuNode {
   readonly name: string;
   readonly inventory: NodeInventory;
+  /** Each GPU's usage: views over `counters` (newUsages). */
   readonly gpus: readonly GpuUsage[];
+  /** The numbers of every GPU's usage in one array, GPU i's at i × USAGE_FIELDS: what the filter's hot path reads (gpuPods, gpuReplicas, gpuExclusive, usageOf). */
+  readonly counters: Float64Array;
+  /** Each GPU's MIG instances in use (its usage's `mig`). */
+  readonly migs: readonly ReadonlyMap<string, number>[];
   readonly pods: ReadonlyMap<string, PodOnNode>;
   /** CPU requested by the pods on the node (milli), when the ledger keeps it. */
   readonly cpuMilli?: number;
 }
 
+// Where each number of a GPU's usage sits among its node's counters.
+const REPLICAS = 0;
+const MEMORY = 1;
+const THREADS = 2;
+const CLIENTS = 3;
+const PODS = 4;
+const EXCLUSIVE = 5;
+export const USAGE_FIELDS = 6;
+
 /**
- * A GPU's usage as the ledger and every scratch copy hold it: one class, so every usage has the one
- * hidden class its constructor makes, whose small-integer fields stay small integers in place (an
- * object literal shares its hidden class with any other literal of the same property names, and one
- * fractional value stored into any of them boxes that field in all of them: one more object to
- * load per GPU the filter reads). Only memoryBytes, past 2^30, is a boxed number.
+ * A GPU's usage: a view over its node's counters (one Float64Array per node, GPU after GPU) and
+ * MIG maps. A filter reads a few numbers of every candidate node's GPUs: from one array per node
+ * they are a few neighbouring words, where one object per GPU (and a box per memory number past
+ * 2^30) put them on as many cache lines as the node has GPUs, wherever the heap had put each
+ * object. The numbers are exact: integers far below 2^53 (limits.ts). A view holds nothing of its
+ * own, so any number of views of one GPU are the same usage (usageOf).
  */
-class Usage implements GpuUsage {
-  replicas = 0;
-  memoryBytes = 0;
-  threadMilli = 0;
-  clients = 0;
-  pods = 0;
-  exclusive = 0;
-  mig: ReadonlyMap<string, number> = NO_MIG;
+class TableUsage implements GpuUsage {
+  constructor(
+    private readonly counters: Float64Array,
+    private readonly migs: ReadonlyMap<string, number>[],
+    private readonly gpu: number,
+    private readonly at = gpu * USAGE_FIELDS,
+  ) {}
+  /**
+   * MIG instances in use per profile name. A GPU without any shares the empty NO_MIG (applyTake
+   * gives it a map of its own first): most GPUs are not MIG.
+   */
+  get mig(): ReadonlyMap<string, number> {
+    return this.migs[this.gpu];
+  }
+  set mig(m: ReadonlyMap<string, number>) {
+    this.migs[this.gpu] = m;
+  }
+  get replicas(): number {
+    return this.counters[this.at + REPLICAS];
+  }
+  set replicas(v: number) {
+    this.counters[this.at + REPLICAS] = v;
+  }
+  get memoryBytes(): number {
+    return this.counters[this.at + MEMORY];
+  }
+  set memoryBytes(v: number) {
+    this.counters[this.at + MEMORY] = v;
+  }
+  get threadMilli(): number {
+    return this.counters[this.at + THREADS];
+  }
+  set threadMilli(v: number) {
+    this.counters[this.at + THREADS] = v;
+  }
+  get clients(): number {
+    return this.counters[this.at + CLIENTS];
+  }
+  set clients(v: number) {
+    this.counters[this.at + CLIENTS] = v;
+  }
+  get pods(): number {
+    return this.counters[this.at + PODS];
+  }
+  set pods(v: number) {
+    this.counters[this.at + PODS] = v;
+  }
+  get exclusive(): number {
+    return this.counters[this.at + EXCLUSIVE];
+  }
+  set exclusive(v: number) {
+    this.counters[this.at + EXCLUSIVE] = v;
+  }
 }
 
+/** Idle usages of `gpuCount` GPUs: the views, and the counters and MIG maps they are views over (a GpuNode's `gpus`, `counters` and `migs`). */
+export function newUsages(gpuCount: number): { gpus: GpuUsage[]; counters: Float64Array; migs: ReadonlyMap<string, number>[] } {
+  const counters = new Float64Array(gpuCount * USAGE_FIELDS);
+  const migs = new Array<ReadonlyMap<string, number>>(gpuCount).fill(NO_MIG);
+  const gpus = new Array<GpuUsage>(gpuCount);
+  for (let i = 0; i < gpuCount; i++) gpus[i] = new TableUsage(counters, migs, i);
+  return { gpus, counters, migs };
+}
+
+/** One idle GPU's usage, on counters of its own. */
 export function emptyUsage(): GpuUsage {
-  return new Usage();
+  return newUsages(1).gpus[0];
+}
+
+/**
+ * GPU `gpu`'s usage as a new view over the node's counters: the same usage as node.gpus[gpu],
+ * without loading that object (the filter's hot path: one GPU per candidate node is admitted).
+ */
+export function usageOf(node: GpuNode, gpu: number): GpuUsage {
+  // The node's own MIG maps: a view may write them (applyTake), as node.gpus[gpu] would.
+  return new TableUsage(node.counters, node.migs as ReadonlyMap<string, number>[], gpu);
 }
 
 export function copyUsage(u: GpuUsage): GpuUsage {
-  const c = new Usage();
+  const c = emptyUsage();
   c.replicas = u.replicas;
   c.memoryBytes = u.memoryBytes;
   c.threadMilli = u.threadMilli;
@@ -72,19 +151,29 @@ export function copyUsage(u: GpuUsage): GpuUsage {
   return c;
 }
 
+/** Pods with anything on GPU `gpu` of the node (its usage's `pods`, read from the node's counters). */
+export function gpuPods(node: GpuNode, gpu: number): number {
+  return node.counters[gpu * USAGE_FIELDS + PODS];
+}
+
+/** Replicas in use on GPU `gpu` of the node (its usage's `replicas`). */
+export function gpuReplicas(node: GpuNode, gpu: number): number {
+  return node.counters[gpu * USAGE_FIELDS + REPLICAS];
+}
+
+/** Pods holding GPU `gpu` of the node exclusively (its usage's `exclusive`). */
+export function gpuExclusive(node: GpuNode, gpu: number): number {
+  return node.counters[gpu * USAGE_FIELDS + EXCLUSIVE];
+}
+
 /** Adds (sign +1) or removes (sign −1) one take from a GPU's usage. */
 export function applyTake(u: GpuUsage, t: GpuTake, sign: 1 | -1): void {
-  // The counts are integers far below 2^30 (limits.ts: at most MAX_PODS_PER_GPU takes of at most
-  // MAX_REPLICAS_PER_GPU replicas, MAX_COMPUTE_OVERCOMMIT × 1000 threads, MAX_MPS_CLIENTS clients
-  // each), so `| 0` changes no value: it stores them as small integers. A take's numbers may be
-  // boxed (they come from arithmetic on parsed quantities), and a sum with a boxed number is a
-  // boxed number: stored as is, it would box the field in every usage (Usage above).
-  u.replicas = (u.replicas + sign * t.replicas) | 0;
+  u.replicas += sign * t.replicas;
   u.memoryBytes += sign * t.memoryBytes;
-  u.threadMilli = (u.threadMilli + sign * t.threadMilli) | 0;
-  u.clients = (u.clients + sign * t.clients) | 0;
-  u.pods = (u.pods + sign) | 0;
-  if (t.exclusive) u.exclusive = (u.exclusive + sign) | 0;
+  u.threadMilli += sign * t.threadMilli;
+  u.clients += sign * t.clients;
+  u.pods += sign;
+  if (t.exclusive) u.exclusive += sign;
   if (t.mig && t.mig.size > 0) {
     // The GPU's own map from its first instance on (the shared empty one is never written).
     const mig = u.mig === NO_MIG ? new Map<string, number>() : (u.mig as Map<string, number>);

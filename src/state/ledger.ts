@@ -8,7 +8,7 @@
 import type { GpuTake, NodeInventory, PodRef } from '../model/types.js';
 import { MAX_PODS_PER_GPU } from '../model/limits.js';
 import type { FitShape } from '../gpu/shape.js';
-import { applyTake, emptyUsage, type GpuNode, type GpuUsage } from '../gpu/usage.js';
+import { applyTake, newUsages, type GpuNode, type GpuUsage } from '../gpu/usage.js';
 import type { GpuFree } from '../gpu/free.js';
 
 export type { GpuUsage } from '../gpu/usage.js';
@@ -58,6 +58,8 @@ export interface NodeLedger extends GpuNode {
   /** Identity of the inventory's content: a Node update that changes nothing GPU-related keeps it. */
   inventoryKey: string;
   gpus: GpuUsage[];
+  counters: Float64Array;
+  migs: ReadonlyMap<string, number>[];
   pods: Map<string, PodAllocation>;
   /** Σ CPU requests (milli) of the pods on the node, GPU pods or not. */
   cpuMilli: number;
@@ -264,12 +266,15 @@ export class Ledger {
       this.recount(existing);
       return { node: existing, changed: true };
     }
+    const idle = newUsages(inventory.gpus.length);
     const node: NodeLedger = {
       name: inventory.name,
       jsonBytes: jsonLiteral(inventory.name),
       inventory,
       inventoryKey: key,
-      gpus: inventory.gpus.map(() => emptyUsage()),
+      gpus: idle.gpus,
+      counters: idle.counters,
+      migs: idle.migs,
       pods: new Map(),
       cpuMilli: 0,
       unaccounted: 0,
@@ -375,7 +380,10 @@ export class Ledger {
 
   /** Recomputes a node's counters from its pods (after an inventory change). */
   private recount(node: NodeLedger): void {
-    node.gpus = node.inventory.gpus.map(() => emptyUsage());
+    const idle = newUsages(node.inventory.gpus.length);
+    node.gpus = idle.gpus;
+    node.counters = idle.counters;
+    node.migs = idle.migs;
     node.cpuMilli = 0;
     node.unaccounted = 0;
     for (const alloc of node.pods.values()) this.apply(node, alloc, +1);
@@ -418,12 +426,15 @@ function applyTakes(node: { gpus: GpuUsage[] }, takes: readonly GpuTake[], sign:
 
 /** A scratch node with the same inventory and a chosen set of pods (preemption, full-Node requests). */
 function scratch(name: string, inventory: NodeInventory, pods: Iterable<[string, PodAllocation]>): NodeLedger {
+  const idle = newUsages(inventory.gpus.length);
   const view: NodeLedger = {
     name,
     jsonBytes: jsonLiteral(name),
     inventory,
     inventoryKey: '',
-    gpus: inventory.gpus.map(() => emptyUsage()),
+    gpus: idle.gpus,
+    counters: idle.counters,
+    migs: idle.migs,
     pods: new Map(),
     cpuMilli: 0,
     unaccounted: 0,

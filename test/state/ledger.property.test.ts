@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { bestFitChooser, fit, type FitOptions } from '../../src/gpu/place.js';
 import type { PodDemand } from '../../src/model/types.js';
 import { Ledger, type NodeLedger } from '../../src/state/ledger.js';
+import { gpuExclusive, gpuPods, gpuReplicas, usageOf } from '../../src/gpu/usage.js';
 import { client, GiB, mpsPod, node, pod } from '../helpers/make.js';
 
 const fitPod = (d: PodDemand, n: NodeLedger, o: Partial<FitOptions> = {}) => fit(d, n, { chooser: bestFitChooser, ...o });
@@ -20,6 +21,10 @@ function assertSound(n: NodeLedger): void {
       expect(u.clients).toBeLessThanOrEqual(inv.mpsMaxClients);
     }
     if (u.exclusive > 0) expect(u.pods).toBe(1);
+    // The filter's reads (the node's counters, a fresh view) are the same usage as the GPU's view.
+    expect([gpuReplicas(n, i), gpuPods(n, i), gpuExclusive(n, i)]).toEqual([u.replicas, u.pods, u.exclusive]);
+    const v = usageOf(n, i);
+    expect([v.replicas, v.memoryBytes, v.threadMilli, v.clients, v.pods, v.exclusive, v.mig]).toEqual([u.replicas, u.memoryBytes, u.threadMilli, u.clients, u.pods, u.exclusive, u.mig]);
     for (const [p, used] of u.mig) {
       expect(used).toBeGreaterThan(0);
       expect(used).toBeLessThanOrEqual(g.mig.get(p) ?? 0);
