@@ -33,10 +33,14 @@ export interface PodOnNode {
 export interface GpuNode {
   readonly name: string;
   readonly inventory: NodeInventory;
-  /** Each GPU's usage: views over `counters` (newUsages). */
+  /** Each GPU's usage: views over the node's range of `store` and over `migs` (newUsages). */
   readonly gpus: readonly GpuUsage[];
-  /** The numbers of every GPU's usage in one array, GPU i's at i × USAGE_FIELDS: what the filter's hot path reads (gpuPods, gpuReplicas, gpuExclusive, usageOf). */
-  readonly counters: Float64Array;
+  /**
+   * Where the numbers of the node's GPU usages are: GPU i's at `base` + i × USAGE_FIELDS of the
+   * store's array. What the filter's hot path reads (gpuPods, gpuReplicas, gpuExclusive, usageOf).
+   */
+  readonly store: CounterStore;
+  readonly base: number;
   /** Each GPU's MIG instances in use (its usage's `mig`). */
   readonly migs: readonly ReadonlyMap<string, number>[];
   readonly pods: ReadonlyMap<string, PodOnNode>;
@@ -44,7 +48,7 @@ export interface GpuNode {
   readonly cpuMilli?: number;
 }
 
-// Where each number of a GPU's usage sits among its node's counters.
+// Where each number of a GPU's usage sits in its range.
 const REPLICAS = 0;
 const MEMORY = 1;
 const THREADS = 2;
@@ -54,20 +58,67 @@ const EXCLUSIVE = 5;
 export const USAGE_FIELDS = 6;
 
 /**
- * A GPU's usage: a view over its node's counters (one Float64Array per node, GPU after GPU) and
- * MIG maps. A filter reads a few numbers of every candidate node's GPUs: from one array per node
- * they are a few neighbouring words, where one object per GPU (and a box per memory number past
- * 2^30) put them on as many cache lines as the node has GPUs, wherever the heap had put each
- * object. The numbers are exact: integers far below 2^53 (limits.ts). A view holds nothing of its
- * own, so any number of views of one GPU are the same usage (usageOf).
+ * The numbers of many GPUs' usages in one Float64Array (struct of arrays): the ledger keeps every
+ * node's in one store, a range per node in the order the nodes came, GPU after GPU. A filter
+ * reads a few numbers of every candidate node's GPUs: here they are a few neighbouring words, next
+ * to the previous node's, where one object per GPU (and a box per memory number past 2^30) put
+ * them on as many cache lines as the node has GPUs, wherever the heap had put each object, and
+ * one array per node added that array's object and its own storage. The numbers are exact:
+ * integers far below 2^53 (limits.ts).
+ *
+ * A range given back is reused only by a node of the same GPU count (free lists by size), so the
+ * store never holds more than the most GPUs its nodes had at once, times two for growth.
+ */
+export class CounterStore {
+  /** The numbers (replaced by a larger copy when the store grows: read it through the store). */
+  numbers: Float64Array;
+  private used = 0;
+  private readonly spare: number[][] = [];
+
+  constructor(gpus = 64) {
+    this.numbers = new Float64Array(Math.max(1, gpus) * USAGE_FIELDS);
+  }
+
+  /** A zeroed range for `gpus` GPUs: its offset. */
+  take(gpus: number): number {
+    const size = gpus * USAGE_FIELDS;
+    const at = this.spare[gpus]?.pop();
+    if (at !== undefined) {
+      this.numbers.fill(0, at, at + size);
+      return at;
+    }
+    if (this.used + size > this.numbers.length) {
+      const grown = new Float64Array(Math.max(this.numbers.length * 2, this.used + size));
+      grown.set(this.numbers.subarray(0, this.used));
+      this.numbers = grown;
+    }
+    const start = this.used;
+    this.used += size;
+    return start;
+  }
+
+  /** Gives back the range at `at` of `gpus` GPUs (nothing may read it after). */
+  give(at: number, gpus: number): void {
+    (this.spare[gpus] ??= []).push(at);
+  }
+}
+
+/**
+ * A GPU's usage: a view over its range of a counter store and its node's MIG maps. A view holds
+ * none of the numbers, so any number of views of one GPU are the same usage (usageOf).
  */
 class TableUsage implements GpuUsage {
   constructor(
-    private readonly counters: Float64Array,
+    private store: CounterStore,
     private readonly migs: ReadonlyMap<string, number>[],
     private readonly gpu: number,
-    private readonly at = gpu * USAGE_FIELDS,
+    private at: number,
   ) {}
+  /** Points the view at another store's range (releaseUsages: the numbers were copied there). */
+  moveTo(store: CounterStore, at: number): void {
+    this.store = store;
+    this.at = at;
+  }
   /**
    * MIG instances in use per profile name. A GPU without any shares the empty NO_MIG (applyTake
    * gives it a map of its own first): most GPUs are not MIG.
@@ -79,64 +130,93 @@ class TableUsage implements GpuUsage {
     this.migs[this.gpu] = m;
   }
   get replicas(): number {
-    return this.counters[this.at + REPLICAS];
+    return this.store.numbers[this.at + REPLICAS];
   }
   set replicas(v: number) {
-    this.counters[this.at + REPLICAS] = v;
+    this.store.numbers[this.at + REPLICAS] = v;
   }
   get memoryBytes(): number {
-    return this.counters[this.at + MEMORY];
+    return this.store.numbers[this.at + MEMORY];
   }
   set memoryBytes(v: number) {
-    this.counters[this.at + MEMORY] = v;
+    this.store.numbers[this.at + MEMORY] = v;
   }
   get threadMilli(): number {
-    return this.counters[this.at + THREADS];
+    return this.store.numbers[this.at + THREADS];
   }
   set threadMilli(v: number) {
-    this.counters[this.at + THREADS] = v;
+    this.store.numbers[this.at + THREADS] = v;
   }
   get clients(): number {
-    return this.counters[this.at + CLIENTS];
+    return this.store.numbers[this.at + CLIENTS];
   }
   set clients(v: number) {
-    this.counters[this.at + CLIENTS] = v;
+    this.store.numbers[this.at + CLIENTS] = v;
   }
   get pods(): number {
-    return this.counters[this.at + PODS];
+    return this.store.numbers[this.at + PODS];
   }
   set pods(v: number) {
-    this.counters[this.at + PODS] = v;
+    this.store.numbers[this.at + PODS] = v;
   }
   get exclusive(): number {
-    return this.counters[this.at + EXCLUSIVE];
+    return this.store.numbers[this.at + EXCLUSIVE];
   }
   set exclusive(v: number) {
-    this.counters[this.at + EXCLUSIVE] = v;
+    this.store.numbers[this.at + EXCLUSIVE] = v;
   }
 }
 
-/** Idle usages of `gpuCount` GPUs: the views, and the counters and MIG maps they are views over (a GpuNode's `gpus`, `counters` and `migs`). */
-export function newUsages(gpuCount: number): { gpus: GpuUsage[]; counters: Float64Array; migs: ReadonlyMap<string, number>[] } {
-  const counters = new Float64Array(gpuCount * USAGE_FIELDS);
-  const migs = new Array<ReadonlyMap<string, number>>(gpuCount).fill(NO_MIG);
-  const gpus = new Array<GpuUsage>(gpuCount);
-  for (let i = 0; i < gpuCount; i++) gpus[i] = new TableUsage(counters, migs, i);
-  return { gpus, counters, migs };
+/** A node's usages as GpuNode holds them. */
+export interface Usages {
+  gpus: GpuUsage[];
+  store: CounterStore;
+  base: number;
+  migs: ReadonlyMap<string, number>[];
 }
 
-/** One idle GPU's usage, on counters of its own. */
+/** Idle usages of `gpuCount` GPUs, their numbers in a range of `store` (a store of their own by default). */
+export function newUsages(gpuCount: number, store: CounterStore = new CounterStore(gpuCount)): Usages {
+  const base = store.take(gpuCount);
+  const migs = new Array<ReadonlyMap<string, number>>(gpuCount).fill(NO_MIG);
+  const gpus = new Array<GpuUsage>(gpuCount);
+  for (let i = 0; i < gpuCount; i++) gpus[i] = new TableUsage(store, migs, i, base + i * USAGE_FIELDS);
+  return { gpus, store, base, migs };
+}
+
+/** Every usage of the node idle again, in place (its views stay its views). */
+export function clearUsages(u: Usages): void {
+  u.store.numbers.fill(0, u.base, u.base + u.gpus.length * USAGE_FIELDS);
+  u.migs.fill(NO_MIG);
+}
+
+/**
+ * Moves the node's numbers to a store of their own and gives its range back to the shared store:
+ * the node (removed from the ledger, or about to get usages for another GPU count) and its views
+ * keep reading their own numbers, never the next node's that takes the range.
+ */
+export function releaseUsages(u: Usages): void {
+  const n = u.gpus.length;
+  const own = new CounterStore(n);
+  own.numbers.set(u.store.numbers.subarray(u.base, u.base + n * USAGE_FIELDS));
+  u.store.give(u.base, n);
+  for (let i = 0; i < n; i++) (u.gpus[i] as TableUsage).moveTo(own, i * USAGE_FIELDS);
+  u.store = own;
+  u.base = 0;
+}
+
+/** One idle GPU's usage, on numbers of its own. */
 export function emptyUsage(): GpuUsage {
   return newUsages(1).gpus[0];
 }
 
 /**
- * GPU `gpu`'s usage as a new view over the node's counters: the same usage as node.gpus[gpu],
+ * GPU `gpu`'s usage as a new view over the node's numbers: the same usage as node.gpus[gpu],
  * without loading that object (the filter's hot path: one GPU per candidate node is admitted).
  */
 export function usageOf(node: GpuNode, gpu: number): GpuUsage {
   // The node's own MIG maps: a view may write them (applyTake), as node.gpus[gpu] would.
-  return new TableUsage(node.counters, node.migs as ReadonlyMap<string, number>[], gpu);
+  return new TableUsage(node.store, node.migs as ReadonlyMap<string, number>[], gpu, node.base + gpu * USAGE_FIELDS);
 }
 
 export function copyUsage(u: GpuUsage): GpuUsage {
@@ -151,19 +231,19 @@ export function copyUsage(u: GpuUsage): GpuUsage {
   return c;
 }
 
-/** Pods with anything on GPU `gpu` of the node (its usage's `pods`, read from the node's counters). */
+/** Pods with anything on GPU `gpu` of the node (its usage's `pods`, read from the node's numbers). */
 export function gpuPods(node: GpuNode, gpu: number): number {
-  return node.counters[gpu * USAGE_FIELDS + PODS];
+  return node.store.numbers[node.base + gpu * USAGE_FIELDS + PODS];
 }
 
 /** Replicas in use on GPU `gpu` of the node (its usage's `replicas`). */
 export function gpuReplicas(node: GpuNode, gpu: number): number {
-  return node.counters[gpu * USAGE_FIELDS + REPLICAS];
+  return node.store.numbers[node.base + gpu * USAGE_FIELDS + REPLICAS];
 }
 
 /** Pods holding GPU `gpu` of the node exclusively (its usage's `exclusive`). */
 export function gpuExclusive(node: GpuNode, gpu: number): number {
-  return node.counters[gpu * USAGE_FIELDS + EXCLUSIVE];
+  return node.store.numbers[node.base + gpu * USAGE_FIELDS + EXCLUSIVE];
 }
 
 /** Adds (sign +1) or removes (sign −1) one take from a GPU's usage. */

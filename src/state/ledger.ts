@@ -8,7 +8,7 @@
 import type { GpuTake, NodeInventory, PodRef } from '../model/types.js';
 import { MAX_PODS_PER_GPU } from '../model/limits.js';
 import type { FitShape } from '../gpu/shape.js';
-import { applyTake, newUsages, type GpuNode, type GpuUsage } from '../gpu/usage.js';
+import { applyTake, clearUsages, CounterStore, newUsages, releaseUsages, type GpuNode, type GpuUsage } from '../gpu/usage.js';
 import type { GpuFree } from '../gpu/free.js';
 
 export type { GpuUsage } from '../gpu/usage.js';
@@ -58,7 +58,8 @@ export interface NodeLedger extends GpuNode {
   /** Identity of the inventory's content: a Node update that changes nothing GPU-related keeps it. */
   inventoryKey: string;
   gpus: GpuUsage[];
-  counters: Float64Array;
+  store: CounterStore;
+  base: number;
   migs: ReadonlyMap<string, number>[];
   pods: Map<string, PodAllocation>;
   /** Σ CPU requests (milli) of the pods on the node, GPU pods or not. */
@@ -176,6 +177,8 @@ function answersOf(e: RecentList): readonly (NodeLedger | undefined)[] {
 
 export class Ledger {
   private readonly byName = new Map<string, NodeLedger>();
+  /** The numbers of every node's GPU usages, a range per node (usage.ts CounterStore). */
+  private readonly counters = new CounterStore(1024);
   /** Nodes by name; only the ledger adds and removes them (see `membership`). */
   readonly nodes: ReadonlyMap<string, NodeLedger> = this.byName;
   /** Bumped whenever a node is added or removed (not when one changes): Ledger.lookup's validity. */
@@ -266,14 +269,15 @@ export class Ledger {
       this.recount(existing);
       return { node: existing, changed: true };
     }
-    const idle = newUsages(inventory.gpus.length);
+    const idle = newUsages(inventory.gpus.length, this.counters);
     const node: NodeLedger = {
       name: inventory.name,
       jsonBytes: jsonLiteral(inventory.name),
       inventory,
       inventoryKey: key,
       gpus: idle.gpus,
-      counters: idle.counters,
+      store: idle.store,
+      base: idle.base,
       migs: idle.migs,
       pods: new Map(),
       cpuMilli: 0,
@@ -305,6 +309,7 @@ export class Ledger {
     this.byName.delete(name);
     this.membership++;
     giveSlot(node);
+    releaseUsages(node);
     const uids = [...node.pods.keys()];
     if (uids.length > 0) this.detached.set(name, new Set(uids));
     this.generation++;
@@ -380,10 +385,16 @@ export class Ledger {
 
   /** Recomputes a node's counters from its pods (after an inventory change). */
   private recount(node: NodeLedger): void {
-    const idle = newUsages(node.inventory.gpus.length);
-    node.gpus = idle.gpus;
-    node.counters = idle.counters;
-    node.migs = idle.migs;
+    const gpuCount = node.inventory.gpus.length;
+    if (node.gpus.length === gpuCount) clearUsages(node);
+    else {
+      releaseUsages(node);
+      const idle = newUsages(gpuCount, this.counters);
+      node.gpus = idle.gpus;
+      node.store = idle.store;
+      node.base = idle.base;
+      node.migs = idle.migs;
+    }
     node.cpuMilli = 0;
     node.unaccounted = 0;
     for (const alloc of node.pods.values()) this.apply(node, alloc, +1);
@@ -433,7 +444,8 @@ function scratch(name: string, inventory: NodeInventory, pods: Iterable<[string,
     inventory,
     inventoryKey: '',
     gpus: idle.gpus,
-    counters: idle.counters,
+    store: idle.store,
+    base: idle.base,
     migs: idle.migs,
     pods: new Map(),
     cpuMilli: 0,

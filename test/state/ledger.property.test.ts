@@ -58,6 +58,8 @@ const opArb = fc.oneof(
   { arbitrary: fc.record({ op: fc.constant('remove' as const), pick: fc.nat() }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant('expire' as const), at: fc.integer({ min: 0, max: 100 }) }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant('readd' as const), pick: fc.nat() }), weight: 1 },
+  // The time-sliced node comes back with another GPU count: updated in place, or deleted and re-created.
+  { arbitrary: fc.record({ op: fc.constant('reshape' as const), gpus: fc.integer({ min: 1, max: 3 }), recreate: fc.boolean() }), weight: 1 },
 );
 
 describe('ledger properties', () => {
@@ -91,6 +93,13 @@ describe('ledger properties', () => {
             if (o.op === 'bind') l.confirm(uid);
             else if (o.op === 'remove') l.remove(uid);
             else l.put({ ...l.pods.get(uid)! }); // idempotent re-add of the same allocation
+          } else if (o.op === 'reshape') {
+            const before = l.nodes.get('mps')!;
+            const numbers = before.gpus.map((u) => [u.replicas, u.memoryBytes, u.threadMilli, u.clients, u.pods, u.exclusive]);
+            if (o.recreate) l.deleteNode('ts');
+            l.setNode(node({ name: 'ts', mode: 'time-slicing', gpus: o.gpus, memoryBytes: 24 * GiB, replicas: 4 }));
+            // Another node's numbers never move when one node's usages are replaced.
+            expect(before.gpus.map((u) => [u.replicas, u.memoryBytes, u.threadMilli, u.clients, u.pods, u.exclusive])).toEqual(numbers);
           } else {
             clock += o.at;
             l.expire(clock);
@@ -106,6 +115,30 @@ describe('ledger properties', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('a deleted node keeps its own numbers when the next node takes over its usage range', () => {
+    const l = new Ledger();
+    l.setNode(node({ name: 'a', mode: 'mps', gpus: 2, memoryBytes: 64 * GiB }));
+    const d = mpsPod(16, 25);
+    const fit = fitPod(d, l.nodes.get('a')!);
+    if (!fit.fits) throw new Error('expected fit');
+    l.put({ uid: d.uid, namespace: 'd', name: 'p', node: 'a', takes: fit.takes, state: 'bound', expiresAt: Infinity });
+    const old = l.nodes.get('a')!;
+    const gpu = fit.takes[0].gpu;
+    l.deleteNode('a');
+    l.setNode(node({ name: 'b', mode: 'mps', gpus: 2, memoryBytes: 64 * GiB }));
+    const b = l.nodes.get('b')!;
+    // b reuses a's range (same GPU count): it starts idle, and a, held here, still reads its own.
+    expect(b.base).toBe(0);
+    expect(b.gpus.map((u) => u.pods)).toEqual([0, 0]);
+    const e = mpsPod(8, 10);
+    const fitB = fitPod(e, b);
+    if (!fitB.fits) throw new Error('expected fit');
+    l.put({ uid: e.uid, namespace: 'd', name: 'q', node: 'b', takes: fitB.takes, state: 'bound', expiresAt: Infinity });
+    expect([old.gpus[gpu].pods, old.gpus[gpu].memoryBytes, gpuPods(old, gpu), usageOf(old, gpu).memoryBytes]).toEqual([1, 16 * GiB, 1, 16 * GiB]);
+    expect(old.gpus[1 - gpu].pods).toBe(0);
+    expect(b.gpus.reduce((a, u) => a + u.memoryBytes, 0)).toBe(8 * GiB);
   });
 
   it('a node deleted and re-created keeps the pods bound to it (they are still bound in the API)', () => {
