@@ -205,9 +205,26 @@ export function releaseUsages(u: Usages): void {
   u.base = 0;
 }
 
-/** One idle GPU's usage, on numbers of its own. */
+/**
+ * A GPU's usage on its own, as plain fields: the scratch copies (the scorers' "after this
+ * placement" views, preemption's what-ifs) are made a few at a time and read once, where a view
+ * would cost a store of its own, its array and its MIG list per copy. Its small-integer fields
+ * stay small integers in place as long as only integers are stored (applyTake's `| 0`); only
+ * memoryBytes, past 2^30, is a boxed number.
+ */
+class Usage implements GpuUsage {
+  replicas = 0;
+  memoryBytes = 0;
+  threadMilli = 0;
+  clients = 0;
+  pods = 0;
+  exclusive = 0;
+  mig: ReadonlyMap<string, number> = NO_MIG;
+}
+
+/** One idle GPU's usage, on its own. */
 export function emptyUsage(): GpuUsage {
-  return newUsages(1).gpus[0];
+  return new Usage();
 }
 
 /**
@@ -248,12 +265,17 @@ export function gpuExclusive(node: GpuNode, gpu: number): number {
 
 /** Adds (sign +1) or removes (sign −1) one take from a GPU's usage. */
 export function applyTake(u: GpuUsage, t: GpuTake, sign: 1 | -1): void {
-  u.replicas += sign * t.replicas;
+  // The counts are integers far below 2^30 (limits.ts: at most MAX_PODS_PER_GPU takes of at most
+  // MAX_REPLICAS_PER_GPU replicas, MAX_COMPUTE_OVERCOMMIT × 1000 threads, MAX_MPS_CLIENTS clients
+  // each), so `| 0` changes no value. A take's numbers may be boxed (they come from arithmetic on
+  // parsed quantities), and a sum with a boxed number is a boxed number: stored as is into a plain
+  // Usage, it would box that field in every Usage (the class above).
+  u.replicas = (u.replicas + sign * t.replicas) | 0;
   u.memoryBytes += sign * t.memoryBytes;
-  u.threadMilli += sign * t.threadMilli;
-  u.clients += sign * t.clients;
-  u.pods += sign;
-  if (t.exclusive) u.exclusive += sign;
+  u.threadMilli = (u.threadMilli + sign * t.threadMilli) | 0;
+  u.clients = (u.clients + sign * t.clients) | 0;
+  u.pods = (u.pods + sign) | 0;
+  if (t.exclusive) u.exclusive = (u.exclusive + sign) | 0;
   if (t.mig && t.mig.size > 0) {
     // The GPU's own map from its first instance on (the shared empty one is never written).
     const mig = u.mig === NO_MIG ? new Map<string, number>() : (u.mig as Map<string, number>);
