@@ -10,7 +10,10 @@ import { planOf, type FitPlan, type FitShape } from './shape.js';
 import { podsOnGpu, type GpuNode } from './usage.js';
 
 const PER_GPU_RE = /^nvidia\.com\/gpu(\d{1,9})$/;
-const REPLICA_RESOURCES = new Set(['nvidia.com/gpu', 'nvidia.com/gpu.shared']);
+/** The resources a GPU's replicas are requested by (two names: compared directly, a Set lookup per candidate node cost more). */
+function isReplicaResource(resource: string): boolean {
+  return resource === 'nvidia.com/gpu' || resource === 'nvidia.com/gpu.shared';
+}
 
 /** The MIG profile a resource name asks for on this node (mixed: `nvidia.com/mig-<p>`; single: `nvidia.com/gpu`). */
 export function profileFor(inv: NodeInventory, resource: string): string | null {
@@ -46,7 +49,7 @@ export function offersResource(inv: NodeInventory, resource: string): boolean {
 
 function offers(inv: NodeInventory, resource: string, perGpu: number | null): boolean {
   if (perGpu !== null) return inv.perGpuResources && perGpu < inv.gpus.length;
-  if (REPLICA_RESOURCES.has(resource)) {
+  if (isReplicaResource(resource)) {
     if (inv.perGpuResources) return false;
     if (inv.mode === 'mig') return replicasAreMigDevices(inv) && resource === 'nvidia.com/gpu';
     return resource === inv.resource;
