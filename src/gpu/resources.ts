@@ -7,7 +7,7 @@ import type { NodeInventory, Reason } from '../model/types.js';
 import { addReason } from './mode.js';
 import { reasons } from './reason.js';
 import { planOf, type FitPlan, type FitShape } from './shape.js';
-import { podsOnGpu, type GpuNode } from './usage.js';
+import { gpuExclusive, gpuPods, gpuReplicas, podsOnGpu, type GpuNode } from './usage.js';
 
 const PER_GPU_RE = /^nvidia\.com\/gpu(\d{1,9})$/;
 /** The resources a GPU's replicas are requested by (two names: compared directly, a Set lookup per candidate node cost more). */
@@ -62,7 +62,7 @@ function capacityOn(node: GpuNode, profile: string | null, i: number): number {
   return profile === null ? node.inventory.gpus[i].replicas : (node.inventory.gpus[i].mig.get(profile) ?? 0);
 }
 function usedOn(node: GpuNode, profile: string | null, i: number): number {
-  return profile === null ? node.gpus[i].replicas : (node.gpus[i].mig.get(profile) ?? 0);
+  return profile === null ? gpuReplicas(node, i) : (node.gpus[i].mig.get(profile) ?? 0);
 }
 function freeOn(node: GpuNode, profile: string | null, i: number): number {
   return Math.max(0, capacityOn(node, profile, i) - usedOn(node, profile, i));
@@ -70,8 +70,7 @@ function freeOn(node: GpuNode, profile: string | null, i: number): number {
 
 /** A GPU the pod may not use: held exclusively, or (for an exclusive pod) busy. */
 function blockedFor(node: GpuNode, exclusive: boolean, i: number): boolean {
-  const u = node.gpus[i];
-  return u.exclusive > 0 || (exclusive && u.pods > 0);
+  return gpuExclusive(node, i) > 0 || (exclusive && gpuPods(node, i) > 0);
 }
 
 /** Free on GPUs from..to-1 that the pod may use (not held exclusively; idle ones for an exclusive pod). */
