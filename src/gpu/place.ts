@@ -256,10 +256,23 @@ function refuse(...rs: Reason[]): FitResult {
   return { fits: false, reasons: rs };
 }
 
+/**
+ * The refusal with these reasons: the last one made, when it has the one same reason (a reason
+ * that does not depend on the node — reason.ts shares those — is given to many nodes; their
+ * answer is one object), else a new one. Refusals are never changed once made.
+ */
+let lastRefusal: FitResult & { fits: false } = { fits: false, reasons: [] };
+function refusal(rs: Reason[]): FitResult {
+  if (rs.length === 1 && lastRefusal.reasons.length === 1 && lastRefusal.reasons[0] === rs[0]) return lastRefusal;
+  const r = { fits: false as const, reasons: rs };
+  if (rs.length === 1) lastRefusal = r;
+  return r;
+}
+
 /** Decides whether the pod fits the node, and with which takes. Pure: the node is not changed. */
 export function fit(shape: FitShape, node: GpuNode, options: FitOptions): FitResult {
   const inv = node.inventory;
-  if (shape.errors.length > 0) return refuse(reasons.invalidPod(shape.errors[0]));
+  if (shape.errors.length > 0) return refusal([reasons.invalidPod(shape.errors[0])]);
   if (inv.problems.length > 0) return refuse(...inv.problems.map(reasons.nodeProblem));
   if (inv.gpus.length === 0) return refuse(NO_GPU);
   for (let i = 0; i < node.gpus.length; i++) {
@@ -271,7 +284,7 @@ export function fit(shape: FitShape, node: GpuNode, options: FitOptions): FitRes
   // The resource check passes exactly when the pick finds a GPU (onlyOneReplicaRequest): it then runs only for its reasons.
   if (planned && onlyOneReplicaRequest(inv, plan)) return fitOneReplica(shape, one, node, false);
   const requestReasons = checkRequests(node, shape);
-  if (requestReasons !== null) return { fits: false, reasons: requestReasons };
+  if (requestReasons !== null) return refusal(requestReasons);
   if (planned) return fitOneReplica(shape, one, node, true);
 
   const draft = acquire(options.pinned ?? null, inv.gpus.length);
@@ -348,7 +361,7 @@ function fitOneReplica(shape: FitShape, client: GpuClient, node: GpuNode, reques
   const gpu = devicePluginPick(node, NOTHING_PLACED, shape.isolation === 'exclusive', true);
   if (gpu === null) {
     const requestReasons = requestsChecked ? null : checkRequests(node, shape);
-    return requestReasons !== null ? { fits: false, reasons: requestReasons } : refuse(replicaFailure(shape, node, 1, 0));
+    return requestReasons !== null ? refusal(requestReasons) : refuse(replicaFailure(shape, node, 1, 0));
   }
   const rules = rulesFor(inv);
   const plan = planFor(shape, inv);

@@ -32,6 +32,15 @@ const none = { requested: 0, used: 0, capacity: 0, unit: 'none' as const };
 export const NODE_UNKNOWN: Reason = Object.freeze(make({ code: 'node-unknown', resource: 'node', gpu: null, ...none, resolvable: false }));
 export const NO_GPU: Reason = Object.freeze(make({ code: 'no-gpu', resource: 'nvidia.com/gpu', gpu: null, ...none, resolvable: false }));
 
+/**
+ * The last invalid-pod and resource-missing reasons: both say nothing about the node they are
+ * given for, and a filter gives one of them to every node of a kind (every node, for an invalid
+ * pod) — one object, not one per node, kept by the memo and the reply for the whole request. A
+ * Reason is never changed once made (NODE_UNKNOWN and NO_GPU are shared the same way).
+ */
+let lastInvalid: { error: DemandError; reason: Reason } | null = null;
+let lastMissing: Reason | null = null;
+
 export const reasons = {
   nodeProblem: (p: NodeProblem): Reason => make({ code: 'node-problem', resource: p.field, gpu: null, ...none, resolvable: false, detail: p.message }),
 
@@ -39,10 +48,17 @@ export const reasons = {
   nodeSaturated: (gpu: number, pods: number, limit: number): Reason =>
     make({ code: 'node-saturated', resource: 'pods', gpu, requested: 1, used: pods, capacity: limit, unit: 'count', resolvable: false }),
 
-  invalidPod: (e: DemandError): Reason => make({ code: 'invalid-pod', resource: 'pod', gpu: null, ...none, resolvable: false, detail: e.message }),
+  invalidPod: (e: DemandError): Reason => {
+    if (lastInvalid !== null && lastInvalid.error === e) return lastInvalid.reason;
+    const reason = make({ code: 'invalid-pod', resource: 'pod', gpu: null, ...none, resolvable: false, detail: e.message });
+    lastInvalid = { error: e, reason };
+    return reason;
+  },
 
-  resourceMissing: (resource: string, requested: number): Reason =>
-    make({ code: 'resource-missing', resource, gpu: null, requested, used: 0, capacity: 0, unit: 'count', resolvable: false }),
+  resourceMissing: (resource: string, requested: number): Reason => {
+    if (lastMissing !== null && lastMissing.resource === resource && lastMissing.requested === requested) return lastMissing;
+    return (lastMissing = make({ code: 'resource-missing', resource, gpu: null, requested, used: 0, capacity: 0, unit: 'count', resolvable: false }));
+  },
 
   /** Shared or whole-GPU replicas; node-wide when `gpu` is null. */
   replicas: (resource: string, gpu: number | null, a: Amounts): Reason => make({ code: 'replicas', resource, gpu, ...a, unit: 'count', resolvable: true }),

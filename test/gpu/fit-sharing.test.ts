@@ -74,3 +74,46 @@ describe('fit answers shared by value', () => {
     }
   });
 });
+
+describe('refusals that say nothing about the node, shared', () => {
+  const l = new Ledger();
+  // Individual mode (per-GPU tokens only) and an MPS node of another layout: neither offers
+  // nvidia.com/gpu, and both refuse a pod asking for it with the same reason.
+  l.setNode({ ...node({ name: 'ind-a', mode: 'mps', gpus: 4, memoryBytes: 32 * GiB, replicas: 20 }), perGpuResources: true });
+  l.setNode({ ...node({ name: 'ind-b', mode: 'mps', gpus: 4, memoryBytes: 32 * GiB, replicas: 20 }), perGpuResources: true });
+  l.setNode(node({ name: 'whole', mode: 'mps', gpus: 2, memoryBytes: 80 * GiB, replicas: 10 }));
+  const [a, b, whole] = ['ind-a', 'ind-b', 'whole'].map((n) => l.nodes.get(n)!);
+
+  it('a resource the nodes do not offer: one refusal object, with the resource and the count', () => {
+    const pod = mpsPod(4, 10);
+    const ra = fit(pod, a, options);
+    const rb = fit(pod, b, options);
+    expect(ra.fits).toBe(false);
+    if (ra.fits) return;
+    expect(ra.reasons).toEqual([expect.objectContaining({ code: 'resource-missing', resource: 'nvidia.com/gpu', requested: 1 })]);
+    expect(rb).toBe(ra);
+    // Another count is another reason (and another answer), with its own count.
+    const two = fit(mpsPod(4, 10, {}, 2), b, options);
+    if (two.fits) throw new Error('refused');
+    expect(two).not.toBe(ra);
+    expect(two.reasons[0]).toMatchObject({ code: 'resource-missing', requested: 2 });
+    // A node that offers it answers on its own terms in between, and the shared refusal is unchanged.
+    expect(fit(pod, whole, options).fits).toBe(true);
+    expect(fit(pod, a, options)).toEqual(ra);
+  });
+
+  it('an invalid pod: one refusal for every node, naming its own error', () => {
+    const error = { field: 'metadata.annotations.gpu-ledger.io/gpu-memory', value: '12Qi', message: 'not a quantity: "12Qi"' };
+    const bad = mpsPod(4, 10, { errors: [error] });
+    const rs = [a, b, whole].map((n) => fit(bad, n, options));
+    expect(rs[1]).toBe(rs[0]);
+    expect(rs[2]).toBe(rs[0]);
+    if (rs[0].fits) throw new Error('refused');
+    expect(rs[0].reasons).toEqual([expect.objectContaining({ code: 'invalid-pod', detail: error.message })]);
+    const other = { ...error, value: '-1', message: 'negative: "-1"' };
+    const r2 = fit(mpsPod(4, 10, { errors: [other] }), a, options);
+    if (r2.fits) throw new Error('refused');
+    expect(r2).not.toBe(rs[0]);
+    expect(r2.reasons[0].detail).toBe(other.message);
+  });
+});
